@@ -1,0 +1,21 @@
+"""The code location: every domain's `Definitions` merged, plus the shared resources."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dealer_pipeline.defs.canonical import definitions as canonical
+from dealer_pipeline.defs.catalogue import definitions as catalogue
+from dealer_pipeline.defs.operations import definitions as operations
+from dealer_pipeline.defs.publishing import definitions as publishing
+from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.defs.sources import definitions as sources
+
+defs = dg.Definitions.merge(
+    sources.defs,
+    canonical.defs,
+    catalogue.defs,
+    publishing.defs,
+    operations.defs,
+    dg.Definitions(resources={"store": StoreResource()}),
+)

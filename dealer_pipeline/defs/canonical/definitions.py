@@ -1,0 +1,5 @@
+"""The canonical domain."""
+
+import dagster as dg
+
+defs = dg.Definitions()

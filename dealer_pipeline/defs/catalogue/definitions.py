@@ -1,0 +1,5 @@
+"""The catalogue domain."""
+
+import dagster as dg
+
+defs = dg.Definitions()

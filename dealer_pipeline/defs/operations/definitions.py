@@ -1,0 +1,5 @@
+"""The operations domain."""
+
+import dagster as dg
+
+defs = dg.Definitions()

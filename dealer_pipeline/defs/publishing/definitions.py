@@ -1,0 +1,5 @@
+"""The publishing domain."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -1,0 +1,5 @@
+"""Vendor sources: Autotrader Connect and Webmotors."""
+
+import dagster as dg
+
+defs = dg.Definitions()

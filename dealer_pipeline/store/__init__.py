@@ -1,0 +1,1 @@
+"""The canonical store: schema, engine, migrations and the small repository layer."""

@@ -1,0 +1,415 @@
+BEGIN;
+
+CREATE TABLE alembic_version (
+    version_num VARCHAR(32) NOT NULL, 
+    CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+);
+
+-- Running upgrade  -> 0001
+
+CREATE TABLE agency_links (
+    adminmail TEXT NOT NULL, 
+    dealer_id TEXT, 
+    agency_name TEXT, 
+    accepted_at TIMESTAMP WITH TIME ZONE, 
+    linked_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    raw JSONB, 
+    CONSTRAINT pk_agency_links PRIMARY KEY (adminmail)
+);
+
+COMMENT ON COLUMN agency_links.adminmail IS 'Autocosmos agency administrator e-mail';
+
+CREATE TABLE api_blocks (
+    id BIGSERIAL NOT NULL, 
+    vendor TEXT NOT NULL, 
+    service TEXT, 
+    dealer_id TEXT, 
+    reason TEXT NOT NULL, 
+    message TEXT, 
+    action TEXT, 
+    method TEXT, 
+    path TEXT, 
+    cf_ray TEXT, 
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    resolved_at TIMESTAMP WITH TIME ZONE, 
+    resolved_note TEXT, 
+    CONSTRAINT pk_api_blocks PRIMARY KEY (id)
+);
+
+COMMENT ON COLUMN api_blocks.service IS 'null: every service for that dealer';
+
+COMMENT ON COLUMN api_blocks.dealer_id IS 'null: the whole vendor';
+
+COMMENT ON COLUMN api_blocks.reason IS '403A, 403B, 400, ...';
+
+COMMENT ON COLUMN api_blocks.action IS 'what a person should do';
+
+CREATE INDEX ix_api_blocks_vendor_dealer_id_resolved_at ON api_blocks (vendor, dealer_id, resolved_at);
+
+CREATE TABLE api_calls (
+    id BIGSERIAL NOT NULL, 
+    ts TIMESTAMP WITH TIME ZONE NOT NULL, 
+    vendor TEXT NOT NULL, 
+    service TEXT, 
+    method TEXT NOT NULL, 
+    path TEXT NOT NULL, 
+    status INTEGER, 
+    duration_ms INTEGER, 
+    cf_ray TEXT, 
+    dealer_id TEXT, 
+    attempt INTEGER DEFAULT '1' NOT NULL, 
+    error TEXT, 
+    run_id TEXT, 
+    CONSTRAINT pk_api_calls PRIMARY KEY (id)
+);
+
+COMMENT ON COLUMN api_calls.path IS 'path and query, secrets removed';
+
+COMMENT ON COLUMN api_calls.status IS 'null when no response arrived';
+
+CREATE INDEX ix_api_calls_dealer_id_ts ON api_calls (dealer_id, ts);
+
+CREATE INDEX ix_api_calls_vendor_ts ON api_calls (vendor, ts);
+
+CREATE TABLE api_pauses (
+    scope TEXT NOT NULL, 
+    vendor TEXT NOT NULL, 
+    paused_until TIMESTAMP WITH TIME ZONE NOT NULL, 
+    reason TEXT NOT NULL, 
+    cf_ray TEXT, 
+    set_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    CONSTRAINT pk_api_pauses PRIMARY KEY (scope)
+);
+
+COMMENT ON COLUMN api_pauses.scope IS 'vendor, or vendor/service';
+
+CREATE TABLE api_tokens (
+    token_key TEXT NOT NULL, 
+    vendor TEXT NOT NULL, 
+    ciphertext TEXT, 
+    expires_at TIMESTAMP WITH TIME ZONE, 
+    obtained_at TIMESTAMP WITH TIME ZONE, 
+    lease_owner TEXT, 
+    lease_until TIMESTAMP WITH TIME ZONE, 
+    invalidated_at TIMESTAMP WITH TIME ZONE, 
+    CONSTRAINT pk_api_tokens PRIMARY KEY (token_key)
+);
+
+COMMENT ON COLUMN api_tokens.token_key IS 'vendor + hash of (base URL, client, user)';
+
+COMMENT ON COLUMN api_tokens.ciphertext IS 'token encrypted with a key derived from the vendor secret';
+
+COMMENT ON COLUMN api_tokens.lease_owner IS 'the process refreshing it now';
+
+COMMENT ON COLUMN api_tokens.invalidated_at IS 'set on a 401: stop using it';
+
+CREATE TABLE catalog_matches (
+    spec_key TEXT NOT NULL, 
+    params JSONB NOT NULL, 
+    make_href TEXT, 
+    model_href TEXT, 
+    version_href TEXT, 
+    fuel_type TEXT, 
+    transmission TEXT, 
+    status TEXT NOT NULL, 
+    confidence NUMERIC(4, 3), 
+    candidates JSONB, 
+    response JSONB, 
+    resolved_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    reviewed_at TIMESTAMP WITH TIME ZONE, 
+    CONSTRAINT pk_catalog_matches PRIMARY KEY (spec_key)
+);
+
+COMMENT ON COLUMN catalog_matches.spec_key IS 'hash of the normalised request parameters';
+
+COMMENT ON COLUMN catalog_matches.status IS 'matched, ranked, unresolved';
+
+CREATE INDEX ix_catalog_matches_status ON catalog_matches (status);
+
+CREATE TABLE dealers (
+    dealer_id TEXT NOT NULL, 
+    source TEXT NOT NULL, 
+    source_dealer_id TEXT NOT NULL, 
+    name TEXT, 
+    status TEXT NOT NULL, 
+    segment TEXT, 
+    postcode TEXT, 
+    source_updated_at TIMESTAMP WITH TIME ZONE, 
+    first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    left_at TIMESTAMP WITH TIME ZONE, 
+    updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    raw JSONB, 
+    CONSTRAINT pk_dealers PRIMARY KEY (dealer_id), 
+    CONSTRAINT uq_dealers_source_source_dealer_id UNIQUE (source, source_dealer_id)
+);
+
+COMMENT ON COLUMN dealers.dealer_id IS '<source>:<source dealer id>';
+
+COMMENT ON COLUMN dealers.status IS 'active, left_integration, ...';
+
+COMMENT ON COLUMN dealers.source_updated_at IS 'vendor time of the last applied record';
+
+COMMENT ON COLUMN dealers.raw IS 'the vendor record as received';
+
+CREATE INDEX ix_dealers_status ON dealers (status);
+
+CREATE TABLE leads (
+    id BIGSERIAL NOT NULL, 
+    source TEXT NOT NULL, 
+    lead_key TEXT NOT NULL, 
+    dealer_id TEXT, 
+    vehicle_id TEXT, 
+    received_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    payload JSONB, 
+    detail JSONB, 
+    forwarded_at TIMESTAMP WITH TIME ZONE, 
+    forward_status TEXT, 
+    CONSTRAINT pk_leads PRIMARY KEY (id), 
+    CONSTRAINT uq_leads_source_lead_key UNIQUE (source, lead_key)
+);
+
+COMMENT ON COLUMN leads.source IS 'webmotors, autocosmos';
+
+CREATE TABLE publications (
+    target TEXT NOT NULL, 
+    vehicle_id TEXT NOT NULL, 
+    dealer_id TEXT NOT NULL, 
+    account_id TEXT, 
+    external_id TEXT NOT NULL, 
+    state TEXT NOT NULL, 
+    payload_hash TEXT, 
+    payload JSONB, 
+    last_op TEXT, 
+    last_status INTEGER, 
+    last_error TEXT, 
+    flags JSONB, 
+    published_at TIMESTAMP WITH TIME ZONE, 
+    updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    CONSTRAINT pk_publications PRIMARY KEY (target, vehicle_id), 
+    CONSTRAINT uq_publications_target_account_id_external_id UNIQUE (target, account_id, external_id)
+);
+
+COMMENT ON COLUMN publications.target IS 'autocosmos, autochat';
+
+COMMENT ON COLUMN publications.account_id IS 'Autocosmos adminmail or Autochat dealershipId';
+
+COMMENT ON COLUMN publications.external_id IS 'stable; never changed';
+
+COMMENT ON COLUMN publications.state IS 'active, suspended, archived, deleted, error';
+
+COMMENT ON COLUMN publications.flags IS 'dropped photos, unknown options, ...';
+
+CREATE INDEX ix_publications_dealer_id_state ON publications (dealer_id, state);
+
+CREATE TABLE quality_findings (
+    vehicle_id TEXT NOT NULL, 
+    check_name TEXT NOT NULL, 
+    dealer_id TEXT NOT NULL, 
+    severity TEXT NOT NULL, 
+    reason TEXT NOT NULL, 
+    detected_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    CONSTRAINT pk_quality_findings PRIMARY KEY (vehicle_id, check_name)
+);
+
+COMMENT ON COLUMN quality_findings.severity IS 'blocking or warning';
+
+CREATE INDEX ix_quality_findings_dealer_id_severity ON quality_findings (dealer_id, severity);
+
+CREATE TABLE stock_enrichments (
+    vehicle_id TEXT NOT NULL, 
+    kind TEXT NOT NULL, 
+    derivative_id TEXT, 
+    features_hash TEXT, 
+    fetched_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    payload JSONB, 
+    CONSTRAINT pk_stock_enrichments PRIMARY KEY (vehicle_id, kind)
+);
+
+COMMENT ON COLUMN stock_enrichments.kind IS 'features, charge_times';
+
+COMMENT ON COLUMN stock_enrichments.derivative_id IS 'derivativeId when fetched';
+
+COMMENT ON COLUMN stock_enrichments.features_hash IS 'hash of the record''s features when fetched';
+
+CREATE TABLE sync_runs (
+    id BIGSERIAL NOT NULL, 
+    source TEXT NOT NULL, 
+    dealer_id TEXT NOT NULL, 
+    kind TEXT NOT NULL, 
+    run_id TEXT, 
+    started_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    finished_at TIMESTAMP WITH TIME ZONE, 
+    complete BOOLEAN DEFAULT false NOT NULL, 
+    pages INTEGER, 
+    records INTEGER, 
+    created INTEGER, 
+    updated INTEGER, 
+    removed INTEGER, 
+    error TEXT, 
+    CONSTRAINT pk_sync_runs PRIMARY KEY (id)
+);
+
+COMMENT ON COLUMN sync_runs.kind IS 'baseline, advertisers, ...';
+
+CREATE INDEX ix_sync_runs_dealer_id_kind_started_at ON sync_runs (dealer_id, kind, started_at);
+
+CREATE TABLE vehicle_changes (
+    id BIGSERIAL NOT NULL, 
+    vehicle_id TEXT NOT NULL, 
+    field TEXT NOT NULL, 
+    old_value TEXT, 
+    new_value TEXT, 
+    changed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    cause TEXT NOT NULL, 
+    source_version BIGINT, 
+    CONSTRAINT pk_vehicle_changes PRIMARY KEY (id)
+);
+
+COMMENT ON COLUMN vehicle_changes.old_value IS 'JSON text of the previous value';
+
+COMMENT ON COLUMN vehicle_changes.new_value IS 'JSON text of the new value';
+
+COMMENT ON COLUMN vehicle_changes.cause IS 'baseline, notification, ...';
+
+CREATE INDEX ix_vehicle_changes_field_changed_at ON vehicle_changes (field, changed_at);
+
+CREATE INDEX ix_vehicle_changes_vehicle_id_changed_at ON vehicle_changes (vehicle_id, changed_at);
+
+CREATE TABLE vehicles (
+    vehicle_id TEXT NOT NULL, 
+    source TEXT NOT NULL, 
+    source_vehicle_id TEXT NOT NULL, 
+    dealer_id TEXT NOT NULL, 
+    search_id TEXT, 
+    external_stock_id TEXT, 
+    external_stock_reference TEXT, 
+    vin TEXT, 
+    registration TEXT, 
+    make TEXT, 
+    model TEXT, 
+    trim TEXT, 
+    derivative TEXT, 
+    derivative_id TEXT, 
+    vehicle_type TEXT, 
+    condition TEXT, 
+    body_type TEXT, 
+    fuel_type TEXT, 
+    source_fuel_type TEXT, 
+    transmission TEXT, 
+    source_transmission TEXT, 
+    doors INTEGER, 
+    seats INTEGER, 
+    engine_cc INTEGER, 
+    power_kw NUMERIC(7, 1), 
+    co2_g_km INTEGER, 
+    colour TEXT, 
+    model_year INTEGER, 
+    manufacture_year INTEGER, 
+    first_registration_date DATE, 
+    mileage_km INTEGER, 
+    price_amount NUMERIC(14, 2), 
+    price_currency VARCHAR(3), 
+    supplied_price_amount NUMERIC(14, 2), 
+    admin_fee_amount NUMERIC(14, 2), 
+    vat_status TEXT, 
+    price_indicator_rating TEXT, 
+    lifecycle_state TEXT, 
+    reservation_status TEXT, 
+    availability TEXT NOT NULL, 
+    shown_on_dealer_site BOOLEAN, 
+    attention_grabber TEXT, 
+    description TEXT, 
+    description2 TEXT, 
+    images JSONB, 
+    video_url TEXT, 
+    spin_url TEXT, 
+    features JSONB, 
+    highlights JSONB, 
+    source_version BIGINT, 
+    source_updated_at TIMESTAMP WITH TIME ZONE, 
+    last_seen_in_baseline_at TIMESTAMP WITH TIME ZONE, 
+    first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    raw JSONB, 
+    CONSTRAINT pk_vehicles PRIMARY KEY (vehicle_id), 
+    CONSTRAINT uq_vehicles_source_source_vehicle_id UNIQUE (source, source_vehicle_id)
+);
+
+COMMENT ON COLUMN vehicles.vehicle_id IS '<source>:<source vehicle id>';
+
+COMMENT ON COLUMN vehicles.condition IS 'new or used';
+
+COMMENT ON COLUMN vehicles.fuel_type IS 'canonical: petrol, diesel, electric, hybrid, plugin_hybrid, ...';
+
+COMMENT ON COLUMN vehicles.source_fuel_type IS 'the vendor''s fuel value, kept when mapped to other';
+
+COMMENT ON COLUMN vehicles.transmission IS 'canonical: manual, automatic, other';
+
+COMMENT ON COLUMN vehicles.price_amount IS 'total price the buyer pays';
+
+COMMENT ON COLUMN vehicles.lifecycle_state IS 'the vendor''s state';
+
+COMMENT ON COLUMN vehicles.availability IS 'available, reserved, sold, removed';
+
+COMMENT ON COLUMN vehicles.images IS 'list of image URLs';
+
+COMMENT ON COLUMN vehicles.source_version IS 'Autotrader versionNumber; older never overwrites newer';
+
+COMMENT ON COLUMN vehicles.raw IS 'the vendor record as received';
+
+CREATE INDEX ix_vehicles_dealer_id_availability ON vehicles (dealer_id, availability);
+
+CREATE INDEX ix_vehicles_updated_at ON vehicles (updated_at);
+
+CREATE TABLE webhook_events (
+    id BIGSERIAL NOT NULL, 
+    source TEXT NOT NULL, 
+    event_key TEXT NOT NULL, 
+    event_type TEXT, 
+    subject_id TEXT, 
+    subject_version BIGINT, 
+    dealer_id TEXT, 
+    received_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    headers JSONB, 
+    body TEXT, 
+    status TEXT NOT NULL, 
+    attempts INTEGER DEFAULT '0' NOT NULL, 
+    error TEXT, 
+    processed_at TIMESTAMP WITH TIME ZONE, 
+    CONSTRAINT pk_webhook_events PRIMARY KEY (id), 
+    CONSTRAINT uq_webhook_events_source_event_key UNIQUE (source, event_key)
+);
+
+COMMENT ON COLUMN webhook_events.source IS 'autotrader, autocosmos, webmotors';
+
+COMMENT ON COLUMN webhook_events.event_key IS 'unique per source: dedupes redeliveries';
+
+COMMENT ON COLUMN webhook_events.subject_id IS 'stockId, advertiserId, adminmail, lead id';
+
+COMMENT ON COLUMN webhook_events.body IS 'the raw body as received (UTF-8)';
+
+COMMENT ON COLUMN webhook_events.status IS 'pending, applied, ignored, failed';
+
+CREATE INDEX ix_webhook_events_status_id ON webhook_events (status, id);
+
+CREATE TABLE webhook_rejections (
+    id BIGSERIAL NOT NULL, 
+    source TEXT NOT NULL, 
+    received_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    http_status INTEGER NOT NULL, 
+    reason TEXT NOT NULL, 
+    remote_addr TEXT, 
+    headers JSONB, 
+    body TEXT, 
+    body_bytes INTEGER, 
+    CONSTRAINT pk_webhook_rejections PRIMARY KEY (id)
+);
+
+COMMENT ON COLUMN webhook_rejections.body IS 'null when the body was over the size cap';
+
+CREATE INDEX ix_webhook_rejections_received_at ON webhook_rejections (received_at);
+
+INSERT INTO alembic_version (version_num) VALUES ('0001') RETURNING alembic_version.version_num;
+
+COMMIT;
+
