@@ -1,0 +1,161 @@
+"""Tolerant readers for vendor values: a bad value becomes None and is flagged, never an exception.
+
+Each reader takes the `flag(field, value)` callback of the record being normalized, so one
+malformed field costs that field only, and the batch's `unknown_values` says what was lost.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Callable, Mapping
+
+from dealer_pipeline.canonical.vocabulary import fold
+
+Flag = Callable[[str, Any], None]
+
+CENTS = Decimal("0.01")
+TENTHS = Decimal("0.1")
+#: A vendor timestamp further ahead of our receipt time than this is a bad clock: it is
+#: clamped (and flagged), or one bogus value would shield the vehicle from every later update.
+FUTURE_TOLERANCE = timedelta(hours=1)
+
+_DECIMAL_TEXT = re.compile(r"^\d+(\.\d{1,2})?$")
+
+
+def mapping(value: Any) -> Mapping[str, Any] | None:
+    return value if isinstance(value, Mapping) else None
+
+
+def text(value: Any) -> str | None:
+    """Strings as sent (blank -> None); numbers as their decimal text (ids sometimes come as numbers)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, int):
+        return str(value)
+    return None
+
+
+def compact_upper(value: Any) -> str | None:
+    """Registrations and VINs: spaces removed, upper case."""
+    raw = text(value)
+    return "".join(raw.split()).upper() if raw else None
+
+
+def integer(value: Any, name: str, flag: Flag) -> int | None:
+    """A whole number; floats and numeric strings are rounded half up."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        flag(name, value)
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(value) if isinstance(value, (float, str, Decimal)) else math.nan
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        flag(name, value)
+        return None
+    return int(math.floor(number + 0.5))
+
+
+def number(value: Any, name: str, flag: Flag) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = float(value)
+        except ValueError:
+            parsed = math.nan
+        if math.isfinite(parsed):
+            return parsed
+    flag(name, value)
+    return None
+
+
+def round_tenths(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(TENTHS, rounding=ROUND_HALF_UP)
+
+
+def money(value: Any, name: str, flag: Flag) -> Decimal | None:
+    """An amount as Decimal with two places; ints, finite floats and 'digits[.dd]' strings."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value).quantize(CENTS)
+    if isinstance(value, float) and math.isfinite(value):
+        return Decimal(repr(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
+    if isinstance(value, str) and _DECIMAL_TEXT.match(value):
+        try:
+            return Decimal(value).quantize(CENTS)
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid text
+            pass
+    flag(name, value)
+    return None
+
+
+def day(value: Any, name: str, flag: Flag) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10]) if len(value) >= 10 else date.fromisoformat(value)
+        except ValueError:
+            pass
+    flag(name, value)
+    return None
+
+
+def timestamp(value: Any, name: str, flag: Flag, *, received_at: datetime) -> datetime | None:
+    """ISO-8601 with any number of fraction digits; no zone means UTC (both vendors send UTC)."""
+    if value is None:
+        return None
+    parsed: datetime | None = None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = _fraction_trimmed(value)
+    if parsed is None:
+        flag(name, value)
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed.astimezone(timezone.utc)
+    if parsed > received_at + FUTURE_TOLERANCE:
+        flag(name, value)
+        return received_at.astimezone(timezone.utc)
+    return parsed
+
+
+_FRACTION = re.compile(r"^(.*T\d\d:\d\d:\d\d)\.(\d+)(.*)$")
+
+
+def _fraction_trimmed(value: str) -> datetime | None:
+    """`fromisoformat` takes 1-6 fraction digits; vendors sometimes send 7-9 (nanoseconds)."""
+    match = _FRACTION.match(value)
+    if not match:
+        return None
+    try:
+        return datetime.fromisoformat(f"{match[1]}.{match[2][:6]}{match[3]}")
+    except ValueError:
+        return None
+
+
+def lookup(table: Mapping[str, str], value: str | None, name: str, flag: Flag) -> str | None:
+    """A vendor enum value through a `folded_map`; unknown values become 'other' and are flagged."""
+    if value is None:
+        return None
+    mapped = table.get(fold(value))
+    if mapped is None:
+        flag(name, value)
+        return "other"
+    return mapped

@@ -1,0 +1,250 @@
+"""Applying canonical rows to the store, on SQLite and PostgreSQL: change rows, ordering, removal."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from dealer_pipeline.canonical import apply_vehicles, autotrader, mark_missing_removed, upsert_dealers, webmotors
+from dealer_pipeline.store import repository
+from dealer_pipeline.store.engine import transaction
+from dealer_pipeline.store.schema import dealers, vehicle_changes, vehicles
+from tests.canonical.records import autotrader_advertiser, autotrader_record, variant, webmotors_hit
+
+T0 = datetime(2026, 6, 3, 12, 0, tzinfo=timezone.utc)
+STOCK_ID = "8a46844d9e4aa706019e7a88f05f4808"
+VID = f"autotrader:{STOCK_ID}"
+
+
+def _rows(*records: dict) -> list[dict]:
+    batch = autotrader.normalize_stock(list(records), received_at=T0)
+    assert not batch.rejected
+    return batch.rows
+
+
+def _apply(store: sa.Engine, rows: list[dict], *, cause: str = "baseline", now: datetime = T0, **kwargs):
+    with transaction(store) as conn:
+        return apply_vehicles(conn, rows, cause=cause, now=now, **kwargs)
+
+
+def _vehicle(store: sa.Engine, vehicle_id: str = VID) -> sa.RowMapping:
+    with store.connect() as conn:
+        row = repository.get_one(conn, vehicles, vehicle_id=vehicle_id)
+    assert row is not None
+    return row
+
+
+def _changes(store: sa.Engine) -> list[sa.RowMapping]:
+    with store.connect() as conn:
+        return list(conn.execute(sa.select(vehicle_changes).order_by(vehicle_changes.c.id)).mappings())
+
+
+def test_insert_creates_the_vehicle_with_every_column(store: sa.Engine) -> None:
+    record = autotrader_record()
+    result = _apply(store, _rows(record), seen_in_baseline=True)
+    assert (result.created, result.updated, result.unchanged, result.stale, result.changes) == (1, 0, 0, 0, 0)
+    assert result.created_ids == {VID} and result.outcomes == ["created"]
+    assert {"derivative_id", "features", "price_amount"} <= result.changed_fields[VID]
+    stored = _vehicle(store)
+    assert stored["price_amount"] == Decimal("11194.00") and stored["power_kw"] == Decimal("97.1")
+    assert stored["mileage_km"] == 72420 and stored["shown_on_dealer_site"] is True
+    assert stored["images"][0].endswith("/w800/6f1d2c3b4a5e4d6f8a9b0c1d2e3f4a5b.jpg")
+    assert stored["features"][1]["genericName"] == "Sunroof" and stored["raw"] == record
+    assert stored["first_seen_at"] == T0 == stored["updated_at"] == stored["last_seen_in_baseline_at"]
+    assert stored["source_version"] == 7
+    assert _changes(store) == []
+
+
+def test_at_upd_change_writes_one_row_per_changed_field(store: sa.Engine) -> None:
+    _apply(store, _rows(autotrader_record()))
+    changed = autotrader_record(versionNumber=8)
+    changed["adverts"]["retailAdverts"]["totalPrice"] = {"amountGBP": 10795}
+    changed["vehicle"]["odometerReadingMiles"] = 45100
+    changed["adverts"]["retailAdverts"]["attentionGrabber"] = "Price drop"
+    changed["features"][0]["rarityRating"] = 3
+    later = T0 + timedelta(hours=1)
+    result = _apply(store, _rows(changed), cause="notification", now=later)
+    assert (result.created, result.updated, result.unchanged, result.stale) == (0, 1, 0, 0)
+    assert result.changed_fields == {VID: {"price_amount", "mileage_km", "attention_grabber", "features"}}
+    rows = {row["field"]: row for row in _changes(store)}
+    assert set(rows) == {"price_amount", "mileage_km", "attention_grabber", "features"} and result.changes == 4
+    assert (rows["price_amount"]["old_value"], rows["price_amount"]["new_value"]) == ("11194.00", "10795.00")
+    assert (rows["mileage_km"]["old_value"], rows["mileage_km"]["new_value"]) == ("72420", "72581")
+    assert json.loads(rows["attention_grabber"]["new_value"]) == "Price drop"
+    assert json.loads(rows["features"]["new_value"])[0]["rarityRating"] == 3
+    assert json.loads(rows["features"]["old_value"])[0]["rarityRating"] is None
+    for row in rows.values():
+        assert row["cause"] == "notification" and row["source_version"] == 8 and row["changed_at"] == later
+    stored = _vehicle(store)
+    assert stored["price_amount"] == Decimal("10795.00") and stored["source_version"] == 8
+    assert stored["updated_at"] == later and stored["first_seen_at"] == T0
+    assert stored["raw"]["metadata"]["versionNumber"] == 8
+
+
+def test_reapplying_the_same_rows_is_idempotent(store: sa.Engine) -> None:
+    records = [autotrader_record(), webmotors_hit()]
+    at_rows = _rows(records[0])
+    wm_rows = webmotors.normalize_stock([records[1]], dealer_id="webmotors:03347828000109", received_at=T0).rows
+    first = _apply(store, at_rows + wm_rows)
+    assert first.created == 2
+    again = _apply(store, at_rows + wm_rows, now=T0 + timedelta(hours=1))
+    assert again.changes == 0 and again.created == 0 and again.updated == 0
+    assert again.outcomes == ["stale", "unchanged"]  # equal version = duplicate; Webmotors content unchanged
+    assert again.duplicates == 1
+    assert _changes(store) == []
+    assert _vehicle(store, "webmotors:51234567")["updated_at"] == T0
+
+
+def test_stale_version_is_ignored_and_counted(store: sa.Engine) -> None:
+    _apply(store, _rows(autotrader_record(versionNumber=7)))
+    older = variant(autotrader_record(versionNumber=5), "adverts.retailAdverts.totalPrice", {"amountGBP": 1})
+    result = _apply(store, _rows(older))
+    assert (result.stale, result.duplicates, result.updated, result.changes) == (1, 0, 0, 0)
+    assert result.outcomes == ["stale"]
+    assert _vehicle(store)["price_amount"] == Decimal("11194.00")
+
+
+def test_equal_version_with_other_content_is_a_duplicate(store: sa.Engine) -> None:
+    _apply(store, _rows(autotrader_record(versionNumber=7)))
+    same_version = variant(autotrader_record(versionNumber=7), "vehicle.colour", "Red")
+    result = _apply(store, _rows(same_version))
+    assert (result.stale, result.duplicates, result.changes) == (1, 1, 0)
+    assert _vehicle(store)["colour"] == "Grey"
+
+
+def test_out_of_order_v7_v5_v8(store: sa.Engine) -> None:
+    def priced(version: int, price: int) -> dict:
+        return variant(autotrader_record(versionNumber=version), "adverts.retailAdverts.totalPrice",
+                       {"amountGBP": price})
+
+    outcomes = []
+    for version, price in ((7, 11000), (5, 9000), (8, 12000)):
+        outcomes += _apply(store, _rows(priced(version, price)), cause="notification").outcomes
+    assert outcomes == ["created", "stale", "updated"]
+    assert [(c["old_value"], c["new_value"], c["source_version"]) for c in _changes(store)] == [
+        ("11000.00", "12000.00", 8)
+    ]
+    assert _vehicle(store)["source_version"] == 8
+
+
+def test_several_versions_in_one_call_apply_in_order(store: sa.Engine) -> None:
+    rows = _rows(
+        variant(autotrader_record(versionNumber=7), "vehicle.colour", "Grey"),
+        variant(autotrader_record(versionNumber=9), "vehicle.colour", "Blue"),
+        variant(autotrader_record(versionNumber=8), "vehicle.colour", "Red"),
+        variant(autotrader_record(versionNumber=10), "vehicle.colour", "Black"),
+    )
+    result = _apply(store, rows, cause="notification")
+    assert result.outcomes == ["created", "updated", "stale", "updated"]
+    assert [(c["old_value"], c["new_value"]) for c in _changes(store)] == [
+        ('"Grey"', '"Blue"'), ('"Blue"', '"Black"')
+    ]
+    assert _vehicle(store)["colour"] == "Black"
+
+
+def test_at_avail_2_lifecycle_changes_availability(store: sa.Engine) -> None:
+    _apply(store, _rows(autotrader_record()))
+    reserved = variant(autotrader_record(versionNumber=8), "adverts.reservationStatus", "Reserved")
+    _apply(store, _rows(reserved), cause="notification")
+    _apply(store, _rows(autotrader_record(versionNumber=9, lifecycleState="SOLD")), cause="notification")
+    history = [(c["field"], c["new_value"]) for c in _changes(store) if c["field"] == "availability"]
+    assert history == [("availability", '"reserved"'), ("availability", '"sold"')]
+    assert _vehicle(store)["availability"] == "sold" and _vehicle(store)["lifecycle_state"] == "SOLD"
+
+
+def test_refined_rows_leave_absent_sections_alone(store: sa.Engine) -> None:
+    _apply(store, _rows(autotrader_record()))
+    refined = autotrader_record(versionNumber=8)
+    for section in ("media", "features", "highlights"):
+        del refined[section]
+    result = _apply(store, _rows(refined))
+    assert result.changes == 0 and result.outcomes == ["unchanged"]
+    stored = _vehicle(store)
+    assert len(stored["images"]) == 1 and len(stored["features"]) == 2 and stored["source_version"] == 8
+
+
+def test_webmotors_older_updated_at_never_overwrites(store: sa.Engine) -> None:
+    dealer = "webmotors:03347828000109"
+
+    def rows(updated_at: str, price: str) -> list[dict]:
+        return webmotors.normalize_stock([webmotors_hit(updated_at=updated_at, price=price)], dealer_id=dealer,
+                                         received_at=T0).rows
+
+    assert _apply(store, rows("2026-01-05T14:32:10Z", "89900.00")).created == 1
+    assert _apply(store, rows("2026-01-04T10:00:00Z", "80000.00")).outcomes == ["stale"]
+    assert _apply(store, rows("2026-01-05T14:32:10Z", "88900.00")).outcomes == ["updated"]  # same second: applies
+    assert _apply(store, rows("2026-01-06T08:00:00Z", "87900.00")).outcomes == ["updated"]
+    assert [c["new_value"] for c in _changes(store)] == ["88900.00", "87900.00"]
+    assert _vehicle(store, "webmotors:51234567")["price_amount"] == Decimal("87900.00")
+
+
+def test_mark_missing_removed_and_revival(store: sa.Engine) -> None:
+    ids = [f"{n:032x}" for n in range(1, 5)]
+    records = [autotrader_record(stockId=stock_id) for stock_id in ids]
+    records[3] = autotrader_record(stockId=ids[3], lifecycleState="DELETED")
+    other_dealer = variant(autotrader_record(stockId="f" * 32), "advertiser.advertiserId", "999")
+    _apply(store, _rows(*records, other_dealer))
+    later = T0 + timedelta(days=1)
+    with transaction(store) as conn:
+        removed = mark_missing_removed(
+            conn, dealer_id="autotrader:10012345", source="autotrader",
+            present_vehicle_ids={autotrader.vehicle_id(ids[0])}, cause="baseline", now=later,
+        )
+    assert removed == 2  # ids[1], ids[2]; ids[3] is already removed, the other dealer untouched
+    assert [_vehicle(store, autotrader.vehicle_id(i))["availability"] for i in ids] == [
+        "available", "removed", "removed", "removed"]
+    assert _vehicle(store, autotrader.vehicle_id("f" * 32))["availability"] == "available"
+    changes = _changes(store)
+    assert sorted(c["vehicle_id"] for c in changes) == sorted(autotrader.vehicle_id(i) for i in ids[1:3])
+    assert {(c["field"], c["old_value"], c["new_value"], c["cause"], c["source_version"]) for c in changes} == {
+        ("availability", '"available"', '"removed"', "baseline", 7)}
+    # listed again at the same version: the vendor still has it, so it comes back
+    result = _apply(store, _rows(records[1]), now=later + timedelta(days=1))
+    assert result.outcomes == ["updated"] and _vehicle(store, autotrader.vehicle_id(ids[1]))["availability"] == "available"
+
+
+def test_seen_in_baseline_stamps_unchanged_and_stale_rows(store: sa.Engine) -> None:
+    _apply(store, _rows(autotrader_record()), seen_in_baseline=True)
+    later = T0 + timedelta(hours=6)
+    result = _apply(store, _rows(autotrader_record()), now=later, seen_in_baseline=True)
+    assert result.outcomes == ["stale"]
+    stored = _vehicle(store)
+    assert stored["last_seen_in_baseline_at"] == later and stored["updated_at"] == T0
+
+
+def test_rows_that_are_not_vehicle_rows_are_refused(store: sa.Engine) -> None:
+    row = _rows(autotrader_record())[0]
+    for bad in ({**row, "colour_name": "Grey"}, {k: v for k, v in row.items() if k != "dealer_id"}):
+        try:
+            _apply(store, [bad])
+        except ValueError as exc:
+            assert VID in str(exc)
+        else:
+            raise AssertionError("a malformed row was accepted")
+    with store.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(vehicles)).scalar() == 0
+
+
+def test_at_advn_3_dealers_upsert_honours_source_time(store: sa.Engine) -> None:
+    record = autotrader_advertiser()
+    listed = autotrader.normalize_advertiser(record, received_at=T0)
+    renamed = autotrader.normalize_advertiser({**record, "name": "Example Motors Group"}, received_at=T0,
+                                              source_updated_at=T0 + timedelta(minutes=5))
+    late_old = autotrader.normalize_advertiser({**record, "name": "Old Name"}, received_at=T0,
+                                               source_updated_at=T0 - timedelta(minutes=5))
+    later = T0 + timedelta(hours=1)
+    with transaction(store) as conn:
+        assert upsert_dealers(conn, [listed], now=T0) == 1
+    with transaction(store) as conn:
+        assert upsert_dealers(conn, [renamed, late_old], now=later) == 1
+    with transaction(store) as conn:
+        assert upsert_dealers(conn, [renamed], now=later) == 0  # same time: a duplicate
+    with store.connect() as conn:
+        stored = repository.get_one(conn, dealers, dealer_id="autotrader:10012345")
+    assert stored["name"] == "Example Motors Group" and stored["status"] == "active"
+    assert stored["first_seen_at"] == T0 and stored["updated_at"] == later
+    assert stored["source_updated_at"] == T0 + timedelta(minutes=5)
+    assert stored["raw"]["name"] == "Example Motors Group"
