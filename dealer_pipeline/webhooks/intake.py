@@ -1,0 +1,160 @@
+"""One delivery in, one answer out: authenticate, identify, store (framework-free).
+
+Runs in a worker thread of the ASGI app, so signature checks over a large body, JSON
+parsing and the store write never block the event loop. Order matters: the raw bytes are
+authenticated before anything parses them; an authentic body that is not JSON is still
+stored (as `failed`, with the reason) and answered 400, so it is kept and it does not hold
+up the events after it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+import sqlalchemy as sa
+
+from dealer_pipeline.settings import Settings
+from dealer_pipeline.webhooks import keys, signatures, storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An HTTP request as received: lower-cased header names, the raw body bytes."""
+
+    source: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    raw: bytes
+    received_at: datetime
+    remote_addr: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any] | None = field(default=None)
+
+
+FORBIDDEN = Answer(403)
+
+
+def _parse(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"body is not JSON: {exc}"
+    if not isinstance(payload, dict):
+        return None, f"body is JSON but not an object (got {type(payload).__name__})"
+    return payload, None
+
+
+class Intake:
+    """Handles deliveries for the three vendors against one store and one set of secrets."""
+
+    def __init__(self, engine: sa.Engine, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self._at_secret = settings.autotrader_webhook_secret
+        self._ac_secret = settings.autocosmos_webhook_secret
+        self._wm_token = settings.webmotors_leads_token
+        self._clock = clock
+
+    def handle(self, delivery: Delivery) -> Answer:
+        handler = {
+            keys.AUTOTRADER: self._autotrader,
+            keys.AUTOCOSMOS: self._autocosmos,
+            keys.WEBMOTORS: self._webmotors,
+        }[delivery.source]
+        return handler(delivery)
+
+    def reject(self, delivery: Delivery, status: int, reason: str, *, body_bytes: int | None = None) -> Answer:
+        """Record an invalid request; `body_bytes` set means the body was over the cap and not kept."""
+        log.info("rejected %s webhook (%s): %s", delivery.source, status, reason)
+        storage.store_rejection(
+            self.engine,
+            source=delivery.source,
+            received_at=delivery.received_at,
+            http_status=status,
+            reason=reason,
+            remote_addr=delivery.remote_addr,
+            headers=delivery.headers,
+            raw=delivery.raw if body_bytes is None else None,
+            body_bytes=len(delivery.raw) if body_bytes is None else body_bytes,
+        )
+        return Answer(status)
+
+    def _autotrader(self, delivery: Delivery) -> Answer:
+        reason = signatures.verify_autotrader(
+            delivery.headers.get("autotrader-signature"),
+            delivery.raw,
+            self._at_secret.reveal(),
+            now=self._clock(),
+        )
+        if reason:
+            return self.reject(delivery, 403, reason)
+        payload, problem = _parse(delivery.raw)
+        if payload is None:
+            return self._store_failed(delivery, problem or "unparseable body")
+        return self._store(delivery, keys.autotrader_identity(payload, delivery.raw))
+
+    def _autocosmos(self, delivery: Delivery) -> Answer:
+        hook_id = delivery.headers.get("notification-hook-id")
+        topic = delivery.headers.get("notification-topic")
+        reason = signatures.verify_autocosmos(
+            hook_id,
+            delivery.headers.get("notification-timestamp"),
+            topic,
+            delivery.headers.get("notification-signature"),
+            self._ac_secret.reveal(),
+            now=self._clock(),
+        )
+        if reason:
+            return self.reject(delivery, 403, reason)
+        assert hook_id is not None
+        payload, problem = _parse(delivery.raw)
+        if payload is None:
+            return self._store_failed(delivery, problem or "unparseable body", keys.autocosmos_identity(hook_id, topic, None))
+        return self._store(delivery, keys.autocosmos_identity(hook_id, topic, payload))
+
+    def _webmotors(self, delivery: Delivery) -> Answer:
+        reason = signatures.verify_token(delivery.query.get("token"), self._wm_token.reveal())
+        if reason:
+            return self.reject(delivery, 403, reason)
+        payload, problem = _parse(delivery.raw)
+        if payload is None:
+            return self._store_failed(delivery, problem or "unparseable body")
+        return self._store(delivery, keys.webmotors_identity(payload, delivery.raw))
+
+    def _store(self, delivery: Delivery, identity: keys.EventIdentity) -> Answer:
+        stored = storage.store_event(
+            self.engine,
+            source=delivery.source,
+            identity=identity,
+            received_at=delivery.received_at,
+            headers=delivery.headers,
+            raw=delivery.raw,
+        )
+        if stored.created:
+            return Answer(200, {"status": "stored", "id": stored.event_id})
+        return Answer(200, {"status": "duplicate"})
+
+    def _store_failed(self, delivery: Delivery, reason: str, identity: keys.EventIdentity | None = None) -> Answer:
+        identity = identity or keys.EventIdentity(keys.content_hash(None, delivery.raw), None)
+        stored = storage.store_event(
+            self.engine,
+            source=delivery.source,
+            identity=identity,
+            received_at=delivery.received_at,
+            headers=delivery.headers,
+            raw=delivery.raw,
+            status=storage.FAILED,
+            error=reason,
+        )
+        log.warning("stored %s webhook as failed (id %s): %s", delivery.source, stored.event_id, reason)
+        return Answer(400, {"status": "failed", "id": stored.event_id, "error": reason})
