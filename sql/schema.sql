@@ -411,5 +411,196 @@ CREATE INDEX ix_webhook_rejections_received_at ON webhook_rejections (received_a
 
 INSERT INTO alembic_version (version_num) VALUES ('0001') RETURNING alembic_version.version_num;
 
+-- Running upgrade 0001 -> 0002
+
+CREATE VIEW v_data_quality AS
+SELECT
+    f.dealer_id,
+    d.name AS dealer_name,
+    f.vehicle_id,
+    v.source,
+    v.source_vehicle_id,
+    v.external_stock_reference,
+    f.check_name,
+    f.severity,
+    f.reason,
+    f.detected_at,
+    v.availability,
+    v.make,
+    v.model,
+    v.registration,
+    v.vin,
+    v.price_amount,
+    v.price_currency,
+    v.updated_at AS vehicle_updated_at
+FROM quality_findings f
+LEFT JOIN vehicles v ON v.vehicle_id = f.vehicle_id
+LEFT JOIN dealers d ON d.dealer_id = f.dealer_id;
+
+COMMENT ON VIEW v_data_quality IS 'One row per (vehicle, failed check) from the last data-quality run over its dealer: which check, how severe (blocking keeps the vehicle from publishing; warning does not), why (quoting the offending value), and the fields a person needs to find the vehicle in the dealer''s system.';
+
+CREATE VIEW v_dealer_sync_health AS
+WITH known AS (
+    SELECT dealer_id FROM dealers
+    UNION SELECT dealer_id FROM vehicles
+    UNION SELECT dealer_id FROM sync_runs WHERE kind = 'baseline'
+),
+baselines AS (
+    SELECT dealer_id, started_at, finished_at, complete, records, error,
+           ROW_NUMBER() OVER (PARTITION BY dealer_id ORDER BY started_at DESC, id DESC) AS recency
+    FROM sync_runs
+    WHERE kind = 'baseline'
+),
+complete_baselines AS (
+    SELECT dealer_id, started_at, finished_at, records,
+           ROW_NUMBER() OVER (PARTITION BY dealer_id ORDER BY started_at DESC, id DESC) AS recency
+    FROM sync_runs
+    WHERE kind = 'baseline' AND complete = TRUE
+),
+stock AS (
+    SELECT dealer_id,
+           MIN(source) AS source,
+           SUM(CASE WHEN availability = 'available' THEN 1 ELSE 0 END) AS vehicles_available,
+           SUM(CASE WHEN availability = 'reserved' THEN 1 ELSE 0 END) AS vehicles_reserved,
+           SUM(CASE WHEN availability = 'sold' THEN 1 ELSE 0 END) AS vehicles_sold,
+           SUM(CASE WHEN availability = 'removed' THEN 1 ELSE 0 END) AS vehicles_removed,
+           COUNT(*) AS vehicles_total
+    FROM vehicles
+    GROUP BY dealer_id
+),
+findings AS (
+    SELECT dealer_id,
+           COUNT(DISTINCT CASE WHEN severity = 'blocking' THEN vehicle_id END) AS vehicles_blocked,
+           SUM(CASE WHEN severity = 'blocking' THEN 1 ELSE 0 END) AS blocking_findings,
+           SUM(CASE WHEN severity = 'warning' THEN 1 ELSE 0 END) AS warning_findings
+    FROM quality_findings
+    GROUP BY dealer_id
+),
+dealer_blocks AS (
+    SELECT dealer_id, COUNT(*) AS open_blocks
+    FROM api_blocks
+    WHERE resolved_at IS NULL AND dealer_id IS NOT NULL
+    GROUP BY dealer_id
+),
+vendor_blocks AS (
+    SELECT vendor, COUNT(*) AS open_blocks
+    FROM api_blocks
+    WHERE resolved_at IS NULL AND dealer_id IS NULL
+    GROUP BY vendor
+)
+SELECT
+    k.dealer_id,
+    d.name AS dealer_name,
+    COALESCE(d.source, s.source, (SELECT MIN(r.source) FROM sync_runs r WHERE r.dealer_id = k.dealer_id)) AS source,
+    d.status AS dealer_status,
+    lb.started_at AS last_baseline_started_at,
+    lb.finished_at AS last_baseline_finished_at,
+    lb.complete AS last_baseline_complete,
+    lb.records AS last_baseline_records,
+    lb.error AS last_baseline_error,
+    cb.finished_at AS last_complete_baseline_at,
+    cb.records AS last_complete_records,
+    pb.records AS previous_complete_records,
+    COALESCE(s.vehicles_available, 0) AS vehicles_available,
+    COALESCE(s.vehicles_reserved, 0) AS vehicles_reserved,
+    COALESCE(s.vehicles_sold, 0) AS vehicles_sold,
+    COALESCE(s.vehicles_removed, 0) AS vehicles_removed,
+    COALESCE(s.vehicles_total, 0) AS vehicles_total,
+    COALESCE(f.vehicles_blocked, 0) AS vehicles_blocked,
+    COALESCE(f.blocking_findings, 0) AS blocking_findings,
+    COALESCE(f.warning_findings, 0) AS warning_findings,
+    COALESCE(db.open_blocks, 0) AS open_blocks,
+    COALESCE(vb.open_blocks, 0) AS open_vendor_blocks
+FROM known k
+LEFT JOIN dealers d ON d.dealer_id = k.dealer_id
+LEFT JOIN stock s ON s.dealer_id = k.dealer_id
+LEFT JOIN baselines lb ON lb.dealer_id = k.dealer_id AND lb.recency = 1
+LEFT JOIN complete_baselines cb ON cb.dealer_id = k.dealer_id AND cb.recency = 1
+LEFT JOIN complete_baselines pb ON pb.dealer_id = k.dealer_id AND pb.recency = 2
+LEFT JOIN findings f ON f.dealer_id = k.dealer_id
+LEFT JOIN dealer_blocks db ON db.dealer_id = k.dealer_id
+LEFT JOIN vendor_blocks vb
+       ON vb.vendor = COALESCE(d.source, s.source, (SELECT MIN(r.source) FROM sync_runs r WHERE r.dealer_id = k.dealer_id));
+
+COMMENT ON VIEW v_dealer_sync_health IS 'One row per dealer known to the store (from dealers, vehicles or baseline sync runs): its last baseline download (complete or not), its last and previous complete baselines, its vehicles by availability, its data-quality findings, and the API blocks still open for it or its whole vendor.';
+
+CREATE VIEW v_price_history AS
+SELECT
+    p.vehicle_id,
+    v.dealer_id,
+    v.source,
+    v.make,
+    v.model,
+    p.field,
+    v.price_currency AS currency,
+    p.old_amount,
+    p.new_amount,
+    p.new_amount - p.old_amount AS change_amount,
+    p.changed_at,
+    p.cause,
+    p.source_version
+FROM (
+    SELECT
+        c.vehicle_id,
+        c.field,
+        CAST(NULLIF(NULLIF(TRIM(REPLACE(c.old_value, '"', '')), ''), 'null') AS NUMERIC(14, 2)) AS old_amount,
+        CAST(NULLIF(NULLIF(TRIM(REPLACE(c.new_value, '"', '')), ''), 'null') AS NUMERIC(14, 2)) AS new_amount,
+        c.changed_at,
+        c.cause,
+        c.source_version
+    FROM vehicle_changes c
+    WHERE c.field IN ('price_amount', 'supplied_price_amount', 'admin_fee_amount')
+) p
+LEFT JOIN vehicles v ON v.vehicle_id = p.vehicle_id;
+
+COMMENT ON VIEW v_price_history IS 'One row per change of a vehicle''s price (total price, supplied price or admin fee) recorded in vehicle_changes, with the old and new amounts as numbers in the vehicle''s currency, the difference, when it changed and why (baseline, notification, ...).';
+
+CREATE VIEW v_stock_current AS
+SELECT
+    v.dealer_id,
+    d.name AS dealer_name,
+    v.source,
+    v.vehicle_id,
+    v.source_vehicle_id,
+    v.external_stock_reference,
+    v.vin,
+    v.registration,
+    v.make,
+    v.model,
+    v.trim,
+    v.derivative,
+    v.body_type,
+    v.fuel_type,
+    v.transmission,
+    v.doors,
+    v.seats,
+    v.engine_cc,
+    v.power_kw,
+    v.co2_g_km,
+    v.colour,
+    v.model_year,
+    v.first_registration_date,
+    v.mileage_km,
+    v.price_amount,
+    v.price_currency,
+    v.vat_status,
+    v.price_indicator_rating,
+    v.availability,
+    v.lifecycle_state,
+    v.shown_on_dealer_site,
+    v.images,
+    v.first_seen_at,
+    v.source_updated_at,
+    v.updated_at,
+    (SELECT COUNT(*) FROM quality_findings f
+      WHERE f.vehicle_id = v.vehicle_id AND f.severity = 'blocking') AS blocking_findings
+FROM vehicles v
+LEFT JOIN dealers d ON d.dealer_id = v.dealer_id
+WHERE v.availability IN ('available', 'reserved');
+
+COMMENT ON VIEW v_stock_current IS 'One row per vehicle currently in a dealer''s stock (availability available or reserved), with its canonical fields, the dealer''s name, and how many blocking data-quality findings hold it back from publishing (0 = publishable as of the last check run).';
+
+UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
+
 COMMIT;
 
