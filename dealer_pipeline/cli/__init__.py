@@ -33,10 +33,11 @@ def cli(verbose: bool) -> None:
 
 def _register() -> None:
     from dealer_pipeline.cli import db, demo
-    from dealer_pipeline.cli import webhooks
+    from dealer_pipeline.cli import events, webhooks
 
     cli.add_command(db.db)
     cli.add_command(demo.demo)
+    cli.add_command(events.events)
     cli.add_command(webhooks.webhooks)
 
 

@@ -1,0 +1,32 @@
+"""`dealer-pipeline events process`: apply pending webhook events now (the sensor's code path)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group()
+def events() -> None:
+    """Webhook events stored by the receiver."""
+
+
+@events.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def process(as_json: bool) -> None:
+    """Apply every pending event, oldest first; each is marked applied, ignored or failed."""
+    from dealer_pipeline.events import apply_all_pending
+    from dealer_pipeline.store.engine import get_engine
+
+    summary = apply_all_pending(get_engine())
+    result = summary.as_dict()
+    if as_json:
+        click.echo(json.dumps(result, sort_keys=True))
+        return
+    click.echo(f"events: {summary.processed} processed: {summary.applied} applied, {summary.ignored} ignored, "
+               f"{summary.failed} failed, {summary.retry_later} left pending to retry")
+    for kind, count in sorted(summary.by_type.items()):
+        click.echo(f"  {kind}: {count}")
+    for error in summary.errors:
+        click.echo(f"  failed: {error}")

@@ -1,0 +1,156 @@
+"""The webhook events sensor and the runs it requests, through a real Dagster instance."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Iterator
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from dealer_pipeline.definitions import defs
+from dealer_pipeline.defs.operations import events as ops_events
+from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.events import apply_all_pending
+from dealer_pipeline.store.schema import webhook_events
+from dealer_pipeline.webhooks.runner import ReceiverHandle
+from tests.events.helpers import deliver, deliver_autocosmos, deliver_lead, event, vehicle
+from tests.events.records import new_stock_id, notification, stock_record
+
+SENSOR = "webhook_events_sensor"
+JOB = "apply_webhook_events_job"
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
+def start_cursor(module_engine: sa.Engine) -> str:
+    """A clean slate: whatever earlier tests left pending is applied; the cursor starts at the top."""
+    apply_all_pending(module_engine)
+    with module_engine.connect() as conn:
+        top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(webhook_events.c.id), 0))).scalar()
+    return ops_events.EventsCursor(after_id=top, swept_at=ops_events.utcnow().isoformat()).serialize()
+
+
+def _tick(instance: dg.DagsterInstance, url: str, cursor: str | None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"store": StoreResource(database_url=url)})
+    return defs.resolve_sensor_def(SENSOR)(context)
+
+
+def _run(instance: dg.DagsterInstance, url: str, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    job = defs.resolve_job_def(JOB)
+    return job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags,
+                                  resources={"store": StoreResource(database_url=url)})
+
+
+def _burst(receiver: ReceiverHandle) -> dict[str, list[int]]:
+    """Events for two Autotrader dealers, a Webmotors dealer and one that names no dealer."""
+    ids: dict[str, list[int]] = {"autotrader:111": [], "autotrader:222": [], "webmotors:03347828000109": [],
+                                 None: []}
+    for advertiser in ("111", "222", "111"):
+        ids[f"autotrader:{advertiser}"].append(
+            deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id=advertiser))))
+    ids["webmotors:03347828000109"].append(deliver_lead(receiver, {"IdLead": str(uuid.uuid4().int)[:9],
+                                                                   "Cnpj": "03.347.828/0001-09"}))
+    ids[None].append(deliver_autocosmos(receiver, str(uuid.uuid4()), {"AdminMail": "x@agencia.com.ar"},
+                                        topic="nuevo_topico"))
+    return ids
+
+
+def test_sensor_requests_one_run_per_dealer_and_advances_its_cursor(
+    receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
+    start_cursor: str,
+) -> None:
+    ids = _burst(receiver)
+    result = _tick(instance, module_store_url, start_cursor)
+    by_dealer = {r.tags["dealer_id"]: r for r in result.run_requests}
+    assert set(by_dealer) == {"autotrader:111", "autotrader:222", "webmotors:03347828000109", "none"}
+    for dealer, event_ids in ids.items():
+        request = by_dealer[dealer or "none"]
+        config = request.run_config["ops"]["apply_webhook_events"]["config"]
+        assert (config["first_id"], config["last_id"], config["dealer_id"]) == (min(event_ids), max(event_ids), dealer)
+        assert request.tags["webhook_event_count"] == str(len(event_ids))
+        assert request.run_key.startswith("webhook-events:")
+    cursor = json.loads(result.cursor)
+    assert cursor["after_id"] == max(i for group in ids.values() for i in group)
+    # Nothing new: the next tick skips, and its cursor stays.
+    again = _tick(instance, module_store_url, result.cursor)
+    assert again.run_requests == [] or again.run_requests is None
+    assert json.loads(again.cursor)["after_id"] == cursor["after_id"]
+
+
+def test_sensor_runs_apply_the_events_through_a_real_instance(
+    receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
+    start_cursor: str,
+) -> None:
+    stock_id = new_stock_id()
+    first = deliver(receiver, notification(stock_record(stock_id, 1, advertiser_id="333")))
+    updated = stock_record(stock_id, 2, advertiser_id="333")
+    updated["vehicle"]["odometerReadingMiles"] = 46000
+    second = deliver(receiver, notification(updated))
+    result = _tick(instance, module_store_url, start_cursor)
+    (request,) = result.run_requests
+    run = _run(instance, module_store_url, request)
+    assert run.success
+    assert run.output_for_node("apply_webhook_events")["applied"] == 2
+    assert [event(module_engine, i)["status"] for i in (first, second)] == ["applied", "applied"]
+    assert vehicle(module_engine, stock_id)["mileage_km"] == 74030
+    stored = instance.get_run_by_id(run.run_id)
+    assert stored.tags["dealer_id"] == "autotrader:333" and stored.tags["webhook_events"] == f"{first}-{second}"
+
+
+def test_a_failed_tick_neither_loses_nor_double_applies(
+    receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
+    start_cursor: str,
+) -> None:
+    stock_id = new_stock_id()
+    event_id = deliver(receiver, notification(stock_record(stock_id, 1, advertiser_id="444")))
+    lost = _tick(instance, module_store_url, start_cursor)  # its cursor is never saved
+    retried = _tick(instance, module_store_url, start_cursor)
+    assert [r.run_key for r in lost.run_requests] == [r.run_key for r in retried.run_requests]
+    for request in (*lost.run_requests, *retried.run_requests):  # even if both ran
+        assert _run(instance, module_store_url, request).success
+    stored = event(module_engine, event_id)
+    assert (stored["status"], stored["attempts"]) == ("applied", 1)
+
+
+def test_sweep_requests_again_events_a_failed_run_left_pending(
+    receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
+    start_cursor: str,
+) -> None:
+    event_id = deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id="555")))
+    moved_on = _tick(instance, module_store_url, start_cursor)  # its run never happens
+    assert len(moved_on.run_requests) == 1
+    with module_engine.begin() as conn:  # the event has now waited longer than RETRY_AFTER
+        conn.execute(sa.update(webhook_events).where(webhook_events.c.id == event_id)
+                     .values(received_at=ops_events.utcnow() - ops_events.RETRY_AFTER - timedelta(minutes=1)))
+    not_yet = _tick(instance, module_store_url, moved_on.cursor)  # swept recently: no sweep
+    assert not not_yet.run_requests
+    due = json.loads(moved_on.cursor)
+    due["swept_at"] = (ops_events.utcnow() - timedelta(seconds=ops_events.SWEEP_SECONDS + 1)).isoformat()
+    swept = _tick(instance, module_store_url, json.dumps(due))
+    (request,) = swept.run_requests
+    assert ":retry-" in request.run_key
+    assert _run(instance, module_store_url, request).success
+    assert event(module_engine, event_id)["status"] == "applied"
+
+
+def test_sensor_query_is_bounded(
+    receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
+    start_cursor: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ops_events, "MAX_EVENTS_PER_TICK", 2)
+    ids = [deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id="666"))) for _ in range(3)]
+    first = _tick(instance, module_store_url, start_cursor)
+    assert json.loads(first.cursor)["after_id"] == ids[1]
+    second = _tick(instance, module_store_url, first.cursor)
+    (request,) = second.run_requests
+    assert request.run_config["ops"]["apply_webhook_events"]["config"]["first_id"] == ids[2]
