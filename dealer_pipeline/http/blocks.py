@@ -1,0 +1,150 @@
+"""Blocks: calls that must not be sent until a person acts (`api_blocks`).
+
+A 403 kind A blocks every call for a dealer, a 403 kind B one service for a dealer, a
+vendor-wide refusal the whole vendor, and a 400 the exact request that was refused (so
+the same bad input is not re-sent by the next scheduled run). Every call is checked
+against the vendor's unresolved blocks before it is sent; the list is re-read at most
+every `cache_seconds` (1 s), so a block set or resolved by another process takes effect
+within a second. `dealer-pipeline blocks resolve ID` lifts a block.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Sequence
+
+import sqlalchemy as sa
+
+from dealer_pipeline.store.engine import transaction
+from dealer_pipeline.store.schema import api_blocks
+from dealer_pipeline.store.types import utcnow
+
+
+@dataclass(frozen=True)
+class Block:
+    id: int
+    vendor: str
+    service: str | None
+    dealer_id: str | None
+    reason: str
+    message: str | None
+    action: str | None
+    method: str | None
+    path: str | None
+    cf_ray: str | None
+    created_at: datetime
+    resolved_at: datetime | None = None
+    resolved_note: str | None = None
+
+    def matches(self, *, dealer_id: str | None, service: str | None, method: str, path: str) -> bool:
+        """Whether this block forbids a call (path = the redacted path with its query)."""
+        if self.reason == "400":
+            return self.method == method and self.path == path
+        if self.dealer_id is not None and self.dealer_id != dealer_id:
+            return False
+        return self.service is None or self.service == service
+
+
+def _block(row: sa.RowMapping) -> Block:
+    return Block(**{name: row[name] for name in Block.__dataclass_fields__})
+
+
+class BlockRegistry:
+    """The unresolved blocks of one vendor, cached briefly; records new ones."""
+
+    def __init__(
+        self, engine: sa.Engine, vendor: str, *, cache_seconds: float = 1.0, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.engine = engine
+        self.vendor = vendor
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._blocks: list[Block] = []
+        self._read_at = float("-inf")
+
+    def find(self, *, dealer_id: str | None, service: str | None, method: str, path: str) -> Block | None:
+        for block in self._snapshot():
+            if block.matches(dealer_id=dealer_id, service=service, method=method, path=path):
+                return block
+        return None
+
+    def record(
+        self,
+        *,
+        reason: str,
+        dealer_id: str | None,
+        service: str | None,
+        message: str | None,
+        action: str,
+        method: str,
+        path: str,
+        cf_ray: str | None,
+    ) -> Block:
+        """Store a block (or return the identical unresolved one already stored)."""
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            same = sa.select(api_blocks).where(
+                api_blocks.c.vendor == self.vendor,
+                api_blocks.c.resolved_at.is_(None),
+                api_blocks.c.reason == reason,
+                _eq(api_blocks.c.dealer_id, dealer_id),
+                _eq(api_blocks.c.service, service),
+            )
+            if reason == "400":
+                same = same.where(api_blocks.c.method == method, api_blocks.c.path == path)
+            existing = conn.execute(same.limit(1)).mappings().first()
+            if existing is not None:
+                block = _block(existing)
+            else:
+                values = dict(vendor=self.vendor, service=service, dealer_id=dealer_id, reason=reason,
+                              message=message, action=action, method=method, path=path, cf_ray=cf_ray,
+                              created_at=now)
+                new_id = conn.execute(sa.insert(api_blocks).values(**values).returning(api_blocks.c.id)).scalar_one()
+                block = Block(id=new_id, **values)
+        with self._lock:
+            if all(b.id != block.id for b in self._blocks):
+                self._blocks.append(block)
+        return block
+
+    def _snapshot(self) -> Sequence[Block]:
+        with self._lock:
+            if time.monotonic() - self._read_at < self.cache_seconds:
+                return list(self._blocks)
+        blocks = list_blocks(self.engine, vendor=self.vendor)
+        with self._lock:
+            self._blocks = blocks
+            self._read_at = time.monotonic()
+            return list(blocks)
+
+
+def _eq(column: sa.ColumnElement, value: object) -> sa.ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
+
+
+def list_blocks(engine: sa.Engine, *, vendor: str | None = None, include_resolved: bool = False) -> list[Block]:
+    stmt = sa.select(api_blocks).order_by(api_blocks.c.id)
+    if vendor is not None:
+        stmt = stmt.where(api_blocks.c.vendor == vendor)
+    if not include_resolved:
+        stmt = stmt.where(api_blocks.c.resolved_at.is_(None))
+    with engine.connect() as conn:
+        return [_block(row) for row in conn.execute(stmt).mappings()]
+
+
+def resolve_block(engine: sa.Engine, block_id: int, *, note: str, now: datetime | None = None) -> Block:
+    """Lift a block; raises LookupError if it does not exist, ValueError if already resolved."""
+    with transaction(engine) as conn:
+        row = conn.execute(sa.select(api_blocks).where(api_blocks.c.id == block_id)).mappings().first()
+        if row is None:
+            raise LookupError(f"no block with id {block_id}")
+        if row["resolved_at"] is not None:
+            raise ValueError(f"block {block_id} was already resolved at {row['resolved_at'].isoformat()}")
+        when = now or utcnow()
+        conn.execute(
+            sa.update(api_blocks).where(api_blocks.c.id == block_id).values(resolved_at=when, resolved_note=note)
+        )
+        return _block({**row, "resolved_at": when, "resolved_note": note})  # type: ignore[arg-type]

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from tests.http.scripted_vendor import ScriptedVendor
+
+
+@pytest.fixture
+def vendor() -> Iterator[ScriptedVendor]:
+    server = ScriptedVendor()
+    yield server
+    server.stop()
