@@ -123,4 +123,9 @@ def apply_analyst_role(engine: sa.Engine) -> None:
         raise ValueError("the analyst role exists only on PostgreSQL; SQLite has no roles")
     script = roles_file().read_text(encoding="utf-8")
     with engine.begin() as conn:
-        conn.exec_driver_sql(script)
+        # The DBAPI cursor without parameters, so the script's `%I` reaches the server untouched.
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(script)
+        finally:
+            cursor.close()

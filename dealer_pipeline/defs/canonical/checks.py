@@ -1,0 +1,164 @@
+"""Asset checks over the canonical vehicles: the table-wide set, and a factory for per-dealer ones.
+
+Blocking rules report with severity ERROR but are not Dagster-`blocking`: a failure must hold back
+only the failing vehicles (publishing asks `publishable_vehicle_ids`), never stop a whole dealer's
+or the whole table's downstream run.
+"""
+
+
+from typing import Sequence
+
+import dagster as dg
+
+from dealer_pipeline.defs.canonical.metadata import (
+    dealer_check_metadata,
+    dealer_share_table,
+    expectation_metadata,
+    rule_report_metadata,
+    where_to_look,
+)
+from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.quality import dealer_health, findings, rules
+from dealer_pipeline.quality.expectations import validate_vehicles
+from dealer_pipeline.quality.frame import load_vehicles
+from dealer_pipeline.settings import get_settings
+from dealer_pipeline.store.engine import transaction
+from dealer_pipeline.store.types import utcnow
+
+VEHICLES = dg.AssetKey(["canonical", "vehicles"])
+ERROR = dg.AssetCheckSeverity.ERROR
+WARN = dg.AssetCheckSeverity.WARN
+
+
+def run_vehicle_rules(store: StoreResource, dealer_id: str | None = None) -> dg.AssetCheckResult:
+    """Every blocking rule over the table (or one dealer); replaces that scope's blocking findings."""
+    engine = store.engine()
+    with engine.connect() as conn:
+        frame = load_vehicles(conn, dealer_id=dealer_id)
+    report = rules.evaluate_blocking_rules(frame)
+    with transaction(engine) as conn:
+        findings.replace_findings(conn, report.findings, check_names=report.rules, dealer_id=dealer_id)
+    return dg.AssetCheckResult(passed=report.passed, severity=ERROR,
+                               metadata=rule_report_metadata(report, dealer_id))
+
+
+def run_baseline_row_count(store: StoreResource, dealer_id: str | None = None) -> dg.AssetCheckResult:
+    with store.engine().connect() as conn:
+        result = dealer_health.baseline_row_count(conn, dealer_id=dealer_id)
+    return dg.AssetCheckResult(passed=result.passed, severity=WARN, metadata=dealer_check_metadata(result))
+
+
+def run_dealer_freshness(store: StoreResource, dealer_id: str | None = None) -> dg.AssetCheckResult:
+    max_age = get_settings().freshness_hours
+    with store.engine().connect() as conn:
+        result = dealer_health.dealer_freshness(conn, now=utcnow(), max_age_hours=max_age, dealer_id=dealer_id)
+    metadata = dealer_check_metadata(result)
+    metadata["max_age_hours"] = dg.MetadataValue.float(max_age)
+    return dg.AssetCheckResult(passed=result.passed, severity=WARN, metadata=metadata)
+
+
+@dg.asset_check(asset=VEHICLES, description="vehicle_id is unique and equals <source>:<source_vehicle_id>")
+def unique_vehicle_id(store: StoreResource) -> dg.AssetCheckResult:
+    with store.engine().connect() as conn:
+        frame = load_vehicles(conn)
+    unique_rule = tuple(r for r in rules.BLOCKING_RULES if r.name == "unique_vehicle_id")
+    report = rules.evaluate_blocking_rules(frame, rules=unique_rule)
+    return dg.AssetCheckResult(passed=report.passed, severity=ERROR,
+                               metadata=rule_report_metadata(report))
+
+
+@dg.asset_check(asset=VEHICLES, description="All blocking rules; failing vehicles are held back from publishing "
+                "and listed with the reason in v_data_quality")
+def vehicle_rules(store: StoreResource) -> dg.AssetCheckResult:
+    return run_vehicle_rules(store)
+
+
+@dg.asset_check(asset=VEHICLES, description="Great Expectations suite over the whole canonical table")
+def great_expectations_suite(store: StoreResource) -> dg.AssetCheckResult:
+    with store.engine().connect() as conn:
+        frame = load_vehicles(conn)
+    outcomes = validate_vehicles(frame)
+    return dg.AssetCheckResult(passed=all(o.success for o in outcomes), severity=ERROR,
+                               metadata=expectation_metadata(outcomes))
+
+
+@dg.asset_check(asset=VEHICLES, description="A dealer's last complete baseline lists >20% fewer vehicles than the "
+                "previous one")
+def baseline_row_count(store: StoreResource) -> dg.AssetCheckResult:
+    return run_baseline_row_count(store)
+
+
+@dg.asset_check(asset=VEHICLES, description="A dealer's last complete baseline is older than "
+                "DEALER_PIPELINE_FRESHNESS_HOURS")
+def dealer_freshness(store: StoreResource) -> dg.AssetCheckResult:
+    return run_dealer_freshness(store)
+
+
+@dg.asset_check(asset=VEHICLES, description="Share of listed vehicles whose fuel_type or transmission fell back to "
+                "`other`")
+def other_vocabulary_share(store: StoreResource) -> dg.AssetCheckResult:
+    engine = store.engine()
+    with engine.connect() as conn:
+        frame = load_vehicles(conn)
+    result = dealer_health.other_vocabulary_share(frame)
+    with transaction(engine) as conn:
+        findings.replace_findings(conn, result.findings(), check_names=[dealer_health.OTHER_VOCABULARY])
+    metadata = {
+        "listed_vehicles": dg.MetadataValue.int(result.listed),
+        "threshold": dg.MetadataValue.float(result.threshold),
+        **{f"{column}_other_share": dg.MetadataValue.float(round(share, 4))
+           for column, share in result.shares.items()},
+        "unmapped_vendor_values": dg.MetadataValue.json(
+            {column: result.vendor_values(column) for column in dealer_health.VOCABULARY_COLUMNS}),
+        "dealers_by_share": dg.MetadataValue.md(dealer_share_table(result.dealer_shares)),
+        **where_to_look([dealer_health.OTHER_VOCABULARY]),
+    }
+    return dg.AssetCheckResult(passed=result.passed, severity=WARN, metadata=metadata)
+
+
+CANONICAL_CHECKS = [
+    unique_vehicle_id, vehicle_rules, great_expectations_suite, baseline_row_count, dealer_freshness,
+    other_vocabulary_share,
+]
+
+
+def build_dealer_vehicle_checks(
+    asset_key: dg.AssetKey | str | Sequence[str],
+    partitions_def: dg.PartitionsDefinition,
+    source: str,
+    *,
+    include_warnings: bool = True,
+) -> list[dg.AssetChecksDefinition]:
+    """Per-dealer checks for a source's stock asset partitioned by dealer (partition key = source dealer id).
+
+    `vehicle_rules` runs every blocking rule over that dealer's vehicles (dealer_id
+    `f"{source}:{partition_key}"`) and replaces the dealer's blocking findings; with
+    `include_warnings`, `baseline_row_count` and `dealer_freshness` warn for that dealer.
+    """
+    key = dg.AssetKey.from_coercible(asset_key)
+
+    def dealer(context: dg.AssetCheckExecutionContext) -> str:
+        return f"{source}:{context.partition_key}"
+
+    @dg.asset_check(asset=key, name="vehicle_rules", partitions_def=partitions_def,
+                    description=f"Blocking rules over one {source} dealer's vehicles; failing vehicles are held "
+                    "back from publishing and listed in v_data_quality")
+    def _vehicle_rules(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+        return run_vehicle_rules(store, dealer(context))
+
+    checks = [_vehicle_rules]
+    if include_warnings:
+        @dg.asset_check(asset=key, name="baseline_row_count", partitions_def=partitions_def,
+                        description="This dealer's last complete baseline lists >20% fewer vehicles than the one "
+                        "before")
+        def _baseline_row_count(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+            return run_baseline_row_count(store, dealer(context))
+
+        @dg.asset_check(asset=key, name="dealer_freshness", partitions_def=partitions_def,
+                        description="This dealer's last complete baseline is older than "
+                        "DEALER_PIPELINE_FRESHNESS_HOURS")
+        def _dealer_freshness(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+            return run_dealer_freshness(store, dealer(context))
+
+        checks += [_baseline_row_count, _dealer_freshness]
+    return checks

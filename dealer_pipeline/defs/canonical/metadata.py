@@ -1,0 +1,111 @@
+"""Turn quality results into Dagster metadata a person can act on: counts, examples, where to look."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import dagster as dg
+import pandas as pd
+
+from dealer_pipeline.quality.dealer_health import DealerCheck
+from dealer_pipeline.quality.expectations import ExpectationOutcome
+from dealer_pipeline.quality.findings import FINDINGS_VIEW, findings_query
+from dealer_pipeline.quality.rules import RuleReport
+
+MAX_TABLE_ROWS = 50
+MAX_CELL = 160
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], limit: int = MAX_TABLE_ROWS) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    shown = 0
+    extra = 0
+    for row in rows:
+        if shown >= limit:
+            extra += 1
+            continue
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+        shown += 1
+    if extra:
+        lines.append(f"\n…and {extra} more rows")
+    return "\n".join(lines)
+
+
+def where_to_look(check_names: Iterable[str], dealer_id: str | None = None) -> dict[str, dg.MetadataValue]:
+    query = findings_query(check_names, dealer_id)
+    return {
+        "findings_view": dg.MetadataValue.text(FINDINGS_VIEW),
+        "findings_query": dg.MetadataValue.md(f"```sql\n{query}\n```"),
+    }
+
+
+def rule_report_metadata(report: RuleReport, dealer_id: str | None = None) -> dict[str, Any]:
+    failures = report.failures_per_rule()
+    examples = report.examples(per_rule=3)
+    metadata: dict[str, Any] = {
+        "vehicles_checked": dg.MetadataValue.int(report.checked),
+        "listed_vehicles": dg.MetadataValue.int(report.listed),
+        "failing_vehicles": dg.MetadataValue.int(len(report.failing_vehicle_ids())),
+        "failures_per_rule": dg.MetadataValue.json(failures),
+        "failures_table": dg.MetadataValue.md(markdown_table(
+            ["rule", "failing vehicles"], [(name, count) for name, count in failures.items()])),
+        "examples": dg.MetadataValue.md(markdown_table(
+            ["rule", "vehicle_id", "dealer_id", "reason"],
+            examples[["check_name", "vehicle_id", "dealer_id", "reason"]].itertuples(index=False))
+            if not examples.empty else "no failing vehicles"),
+        **where_to_look(report.rules, dealer_id),
+    }
+    if report.unrecordable:
+        metadata["rows_without_vehicle_id"] = dg.MetadataValue.int(report.unrecordable)
+    return metadata
+
+
+def expectation_metadata(outcomes: list[ExpectationOutcome]) -> dict[str, Any]:
+    def examples(outcome: ExpectationOutcome) -> str:
+        return ", ".join(f"{e['vehicle_id']}={e['value']!r}" for e in outcome.examples)
+
+    failed = [o for o in outcomes if not o.success]
+    ordered = failed + [o for o in outcomes if o.success]
+    return {
+        "expectations_evaluated": dg.MetadataValue.int(len(outcomes)),
+        "expectations_failed": dg.MetadataValue.int(len(failed)),
+        "expectations": dg.MetadataValue.md(markdown_table(
+            ["expectation", "what it means", "success", "observed", "failing examples (vehicle_id=value)"],
+            [(o.expectation, o.description, "yes" if o.success else "NO", o.observed, examples(o) or o.error or "")
+             for o in ordered], limit=100)),
+        "results": dg.MetadataValue.json([
+            {"expectation": o.expectation, "description": o.description, "success": o.success,
+             "observed": o.observed, "unexpected_count": o.unexpected_count,
+             "unexpected_percent": o.unexpected_percent, "failing_examples": o.examples, "error": o.error}
+            for o in ordered
+        ]),
+    }
+
+
+def dealer_check_metadata(result: DealerCheck) -> dict[str, Any]:
+    return {
+        "dealers_checked": dg.MetadataValue.int(result.dealers_checked),
+        "dealers_warned": dg.MetadataValue.int(len(result.warnings)),
+        "warnings": dg.MetadataValue.md(markdown_table(
+            ["dealer_id", "warning"], [(w.dealer_id, w.message) for w in result.warnings])
+            if result.warnings else "none"),
+        "details": dg.MetadataValue.json([{"dealer_id": w.dealer_id, "message": w.message, **w.figures}
+                                          for w in result.warnings[:MAX_TABLE_ROWS]]),
+        "where_to_look": dg.MetadataValue.md(
+            "```sql\nSELECT * FROM v_dealer_sync_health ORDER BY last_complete_baseline_at NULLS FIRST\n```"),
+    }
+
+
+def dealer_share_table(dealer_shares: pd.DataFrame, limit: int = 20) -> str:
+    if dealer_shares.empty:
+        return "no listed vehicles"
+    worst = dealer_shares.assign(worst=dealer_shares.max(axis=1)).sort_values("worst", ascending=False).head(limit)
+    return markdown_table(["dealer_id", *dealer_shares.columns],
+                          [(dealer, *(f"{row[c]:.1%}" for c in dealer_shares.columns))
+                           for dealer, row in worst.iterrows()])

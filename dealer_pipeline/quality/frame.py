@@ -1,0 +1,71 @@
+"""Read the vehicles the rules need into a pandas frame: one query, only the judged columns.
+
+JSON work (image count, Webmotors' `plate_final` from the raw record) happens in SQL so the
+raw documents never cross the wire; money and power arrive as floats, which is exact enough
+to judge ranges (reasons quote the stored value).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dealer_pipeline.store.schema import vehicles
+
+TEXT_COLUMNS = (
+    "vehicle_id", "source", "source_vehicle_id", "dealer_id", "vin", "registration", "make", "model",
+    "fuel_type", "source_fuel_type", "transmission", "source_transmission", "price_currency",
+    "lifecycle_state", "reservation_status", "availability", "plate_final",
+)
+INT_COLUMNS = ("doors", "seats", "engine_cc", "model_year", "mileage_km", "image_count")
+FLOAT_COLUMNS = ("price_amount", "power_kw")
+COLUMNS = TEXT_COLUMNS + INT_COLUMNS + FLOAT_COLUMNS
+
+
+def _image_count(dialect: str) -> sa.ColumnElement[int]:
+    images = vehicles.c.images
+    if dialect == "postgresql":
+        return sa.case((sa.func.jsonb_typeof(images) == "array", sa.func.jsonb_array_length(images)), else_=0)
+    return sa.case((sa.func.json_type(images) == "array", sa.func.json_array_length(images)), else_=0)
+
+
+def _plate_final(dialect: str) -> sa.ColumnElement[str]:
+    """Webmotors gives only the plate's last character(s), kept in the raw hit at `vehicle.plate_final`."""
+    if dialect == "postgresql":
+        value = sa.literal_column("(vehicles.raw -> 'vehicle' ->> 'plate_final')")
+    else:
+        value = sa.cast(sa.func.json_extract(vehicles.c.raw, "$.vehicle.plate_final"), sa.Text)
+    return sa.case((vehicles.c.source == "webmotors", value), else_=None)
+
+
+def vehicles_query(dialect: str, *, dealer_id: str | None = None, source: str | None = None) -> sa.Select:
+    plain = [vehicles.c[name] for name in TEXT_COLUMNS + INT_COLUMNS if name not in ("plate_final", "image_count")]
+    stmt = sa.select(
+        *plain,
+        _plate_final(dialect).label("plate_final"),
+        _image_count(dialect).label("image_count"),
+        *(sa.cast(vehicles.c[name], sa.Float).label(name) for name in FLOAT_COLUMNS),
+    )
+    if dealer_id is not None:
+        stmt = stmt.where(vehicles.c.dealer_id == dealer_id)
+    if source is not None:
+        stmt = stmt.where(vehicles.c.source == source)
+    return stmt
+
+
+def load_vehicles(conn: sa.Connection, *, dealer_id: str | None = None, source: str | None = None) -> pd.DataFrame:
+    """The judged columns of every vehicle (or one dealer's, or one source's), with nullable dtypes."""
+    result = conn.execute(vehicles_query(conn.dialect.name, dealer_id=dealer_id, source=source))
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    return typed_frame(frame)
+
+
+def typed_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give `frame` the rules' dtypes (nullable strings, Int64, Float64); missing columns become null."""
+    frame = frame.reindex(columns=list(COLUMNS))
+    types: dict[str, str] = {name: "string" for name in TEXT_COLUMNS}
+    types.update({name: "Int64" for name in INT_COLUMNS})
+    types.update({name: "Float64" for name in FLOAT_COLUMNS})
+    for name in FLOAT_COLUMNS:
+        frame[name] = pd.to_numeric(frame[name].astype(object), errors="coerce")
+    return frame.astype(types).reset_index(drop=True)
