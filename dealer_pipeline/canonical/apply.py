@@ -15,6 +15,12 @@ are exclusive), diffed in Python, and written with one guarded upsert per batch:
 guard repeats the ordering rule so a concurrent writer that slipped in still cannot make an
 older version win. Rows for the same vehicle within one call apply in order, so a batch
 holding v7 then v8 records both transitions.
+
+Speed (bench/normalize_bench.py): the locked read leaves out `raw` (a few kB of JSON per
+vehicle) unless a row has no version to decide by, and on PostgreSQL large batches go
+through `COPY` into a temporary table and one `INSERT ... SELECT ... ON CONFLICT`, because
+an `ON CONFLICT` executemany is sent one row per round trip (SQLAlchemy 2.1 does not batch
+upserts without RETURNING). Small batches (notifications) use `repository.upsert`.
 """
 
 from __future__ import annotations
@@ -27,17 +33,21 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from dealer_pipeline.canonical import bulk
 from dealer_pipeline.canonical.model import REQUIRED_COLUMNS, ROW_COLUMNS, TRACKED_COLUMNS
 from dealer_pipeline.store import repository
 from dealer_pipeline.store.engine import is_postgres
 from dealer_pipeline.store.schema import dealers, vehicle_changes, vehicles
 
 BATCH_ROWS = 2_000
+#: From this many rows a PostgreSQL write goes through COPY (see module docstring).
+COPY_MIN_ROWS = 200
 REMOVED = "removed"
 
 _ROW_COLUMN_SET = frozenset(ROW_COLUMNS)
 _VEHICLE_UPDATE_COLUMNS = tuple(c.name for c in vehicles.columns if c.name not in {"vehicle_id", "first_seen_at"})
 _EMPTY_VEHICLE = {c.name: None for c in vehicles.columns}
+_READ_COLUMNS = tuple(c for c in vehicles.columns if c.name != "raw")
 _ORDERING = ("source_version", "source_updated_at")
 
 _DEALER_COLUMNS = frozenset(c.name for c in dealers.columns)
@@ -93,8 +103,7 @@ def _apply_batch(
 ) -> None:
     for row in rows:
         _check_row(row)
-    stored = repository.get_by_keys(conn, vehicles, (row["vehicle_id"] for row in rows), for_update=True)
-    state: dict[str, dict[str, Any]] = {key: dict(value) for key, value in stored.items()}
+    state = _read_current(conn, rows)
     writes: dict[str, dict[str, Any]] = {}
     changes: list[dict[str, Any]] = []
     seen_only: set[str] = set()
@@ -122,9 +131,8 @@ def _apply_batch(
             continue
 
         changed = [f for f in TRACKED_COLUMNS if f in row and not _same(current[f], row[f])]
-        refreshed = any(
-            f in row and not _same(current[f], row[f]) and (row[f] is not None or f == "raw")
-            for f in (*_ORDERING, "raw")
+        refreshed = any(row.get(f) is not None and not _same(current[f], row[f]) for f in _ORDERING) or (
+            "raw" in current and not _same(current["raw"], row["raw"])
         )
         if not changed and not refreshed:
             result.unchanged += 1
@@ -150,14 +158,38 @@ def _apply_batch(
             result.unchanged += 1
             result.outcomes.append("unchanged")
 
-    if writes:
-        repository.upsert(
-            conn, vehicles, list(writes.values()), update_columns=_VEHICLE_UPDATE_COLUMNS, only_if=_not_older
-        )
+    _write(conn, list(writes.values()))
     if changes:
         repository.insert_many(conn, vehicle_changes, changes)
         result.changes += len(changes)
     _stamp_seen(conn, seen_only - writes.keys(), now)
+
+
+def _read_current(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Stored rows of these vehicles, locked; `raw` only where a row has no version to decide by.
+
+    (Not `repository.get_by_keys`: that reads every column, and `raw` is most of the bytes.)
+    """
+    ids = list(dict.fromkeys(row["vehicle_id"] for row in rows))
+    query = sa.select(*_READ_COLUMNS).where(vehicles.c.vehicle_id.in_(ids))
+    if is_postgres(conn):
+        query = query.with_for_update()
+    state = {row["vehicle_id"]: dict(row) for row in conn.execute(query).mappings()}
+    unversioned = {row["vehicle_id"] for row in rows if row.get("source_version") is None} & state.keys()
+    if unversioned:
+        raw_query = sa.select(vehicles.c.vehicle_id, vehicles.c.raw).where(vehicles.c.vehicle_id.in_(unversioned))
+        for vid, raw in conn.execute(raw_query):
+            state[vid]["raw"] = raw
+    return state
+
+
+def _write(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if len(rows) >= COPY_MIN_ROWS and bulk.supports_copy(conn):
+        bulk.copy_upsert(conn, vehicles, rows, update_columns=_VEHICLE_UPDATE_COLUMNS, only_if=_not_older)
+    else:
+        repository.upsert(conn, vehicles, rows, update_columns=_VEHICLE_UPDATE_COLUMNS, only_if=_not_older)
 
 
 def _ordering(current: Mapping[str, Any], row: Mapping[str, Any]) -> str:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Iterator
 
+import pytest
 import sqlalchemy as sa
 
+from dealer_pipeline.canonical import apply as apply_module
+from dealer_pipeline.canonical import bulk
 from dealer_pipeline.canonical import apply_vehicles, autotrader, mark_missing_removed, upsert_dealers, webmotors
 from dealer_pipeline.store import repository
 from dealer_pipeline.store.engine import transaction
@@ -17,6 +21,23 @@ from tests.canonical.records import autotrader_advertiser, autotrader_record, va
 T0 = datetime(2026, 6, 3, 12, 0, tzinfo=timezone.utc)
 STOCK_ID = "8a46844d9e4aa706019e7a88f05f4808"
 VID = f"autotrader:{STOCK_ID}"
+
+
+@pytest.fixture(params=["statement", "copy"])
+def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Writes through `repository.upsert`, or (PostgreSQL) through COPY from the first row."""
+    monkeypatch.setattr(apply_module, "COPY_MIN_ROWS", 1 if request.param == "copy" else 10**9)
+    copies: list[int] = []
+    real_copy = bulk.copy_upsert
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        copies.append(1)
+        return real_copy(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "copy_upsert", counted)
+    yield request.param
+    expect_copy = request.param == "copy" and request.getfixturevalue("backend") == "postgresql"
+    assert bool(copies) == expect_copy, f"COPY used {len(copies)} times on the {request.param} path"
 
 
 def _rows(*records: dict) -> list[dict]:
@@ -42,7 +63,7 @@ def _changes(store: sa.Engine) -> list[sa.RowMapping]:
         return list(conn.execute(sa.select(vehicle_changes).order_by(vehicle_changes.c.id)).mappings())
 
 
-def test_insert_creates_the_vehicle_with_every_column(store: sa.Engine) -> None:
+def test_insert_creates_the_vehicle_with_every_column(store: sa.Engine, write_path: str) -> None:
     record = autotrader_record()
     result = _apply(store, _rows(record), seen_in_baseline=True)
     assert (result.created, result.updated, result.unchanged, result.stale, result.changes) == (1, 0, 0, 0, 0)
@@ -58,7 +79,7 @@ def test_insert_creates_the_vehicle_with_every_column(store: sa.Engine) -> None:
     assert _changes(store) == []
 
 
-def test_at_upd_change_writes_one_row_per_changed_field(store: sa.Engine) -> None:
+def test_at_upd_change_writes_one_row_per_changed_field(store: sa.Engine, write_path: str) -> None:
     _apply(store, _rows(autotrader_record()))
     changed = autotrader_record(versionNumber=8)
     changed["adverts"]["retailAdverts"]["totalPrice"] = {"amountGBP": 10795}
@@ -115,7 +136,7 @@ def test_equal_version_with_other_content_is_a_duplicate(store: sa.Engine) -> No
     assert _vehicle(store)["colour"] == "Grey"
 
 
-def test_out_of_order_v7_v5_v8(store: sa.Engine) -> None:
+def test_out_of_order_v7_v5_v8(store: sa.Engine, write_path: str) -> None:
     def priced(version: int, price: int) -> dict:
         return variant(autotrader_record(versionNumber=version), "adverts.retailAdverts.totalPrice",
                        {"amountGBP": price})
@@ -130,7 +151,7 @@ def test_out_of_order_v7_v5_v8(store: sa.Engine) -> None:
     assert _vehicle(store)["source_version"] == 8
 
 
-def test_several_versions_in_one_call_apply_in_order(store: sa.Engine) -> None:
+def test_several_versions_in_one_call_apply_in_order(store: sa.Engine, write_path: str) -> None:
     rows = _rows(
         variant(autotrader_record(versionNumber=7), "vehicle.colour", "Grey"),
         variant(autotrader_record(versionNumber=9), "vehicle.colour", "Blue"),
@@ -166,7 +187,7 @@ def test_refined_rows_leave_absent_sections_alone(store: sa.Engine) -> None:
     assert len(stored["images"]) == 1 and len(stored["features"]) == 2 and stored["source_version"] == 8
 
 
-def test_webmotors_older_updated_at_never_overwrites(store: sa.Engine) -> None:
+def test_webmotors_older_updated_at_never_overwrites(store: sa.Engine, write_path: str) -> None:
     dealer = "webmotors:03347828000109"
 
     def rows(updated_at: str, price: str) -> list[dict]:
@@ -181,7 +202,7 @@ def test_webmotors_older_updated_at_never_overwrites(store: sa.Engine) -> None:
     assert _vehicle(store, "webmotors:51234567")["price_amount"] == Decimal("87900.00")
 
 
-def test_mark_missing_removed_and_revival(store: sa.Engine) -> None:
+def test_mark_missing_removed_and_revival(store: sa.Engine, write_path: str) -> None:
     ids = [f"{n:032x}" for n in range(1, 5)]
     records = [autotrader_record(stockId=stock_id) for stock_id in ids]
     records[3] = autotrader_record(stockId=ids[3], lifecycleState="DELETED")
@@ -248,3 +269,31 @@ def test_at_advn_3_dealers_upsert_honours_source_time(store: sa.Engine) -> None:
     assert stored["first_seen_at"] == T0 and stored["updated_at"] == later
     assert stored["source_updated_at"] == T0 + timedelta(minutes=5)
     assert stored["raw"]["name"] == "Example Motors Group"
+
+
+def test_awkward_values_round_trip(store: sa.Engine, write_path: str) -> None:
+    """Tabs, newlines, backslashes, quotes and accents survive both write paths unchanged."""
+    text = 'Tab\there, line\nbreak, CR\r, back\\slash \\N, "quoted", Único dono — ¿sí?'
+    record = autotrader_record()
+    retail = record["adverts"]["retailAdverts"]
+    retail["description"] = text
+    retail["attentionGrabber"] = "\\N"
+    record["features"][0]["name"] = text
+    record["vehicle"]["trim"] = ""
+    _apply(store, _rows(record))
+    stored = _vehicle(store)
+    assert stored["description"] == text and stored["attention_grabber"] == "\\N"
+    assert stored["features"][0]["name"] == text and stored["raw"] == record
+    assert stored["trim"] is None and stored["description2"] == "Finance available. Part exchange welcome."
+    assert stored["shown_on_dealer_site"] is True and stored["spin_url"] is None
+
+
+def test_sql_guard_keeps_the_newer_row_against_a_late_writer(store: sa.Engine, write_path: str) -> None:
+    """The upsert's own condition stops an older version even when the Python diff was bypassed."""
+    _apply(store, _rows(autotrader_record(versionNumber=9)))
+    (late,) = _rows(variant(autotrader_record(versionNumber=4), "vehicle.colour", "Pink"))
+    with transaction(store) as conn:
+        full = {**apply_module._EMPTY_VEHICLE, **late, "first_seen_at": T0, "updated_at": T0}
+        apply_module._write(conn, [full])
+    stored = _vehicle(store)
+    assert stored["colour"] == "Grey" and stored["source_version"] == 9
