@@ -1,13 +1,14 @@
-"""The receiver's ASGI app (Starlette): routes of interface.md, bounded bodies, worker threads.
+"""The receiver's ASGI app (Starlette): routes of interface.md, bounded bodies, group commit.
 
-The event loop only reads the body (counting bytes as they stream in, so an oversized
-request is refused without being held in memory) and hands the delivery to a bounded pool
-of worker threads that verify, parse and store it. The answer is sent only after the store
-commit, so a 2xx always means "kept".
+The event loop reads the body (counting bytes as they stream in, so an oversized request is
+refused without being held in memory), verifies and parses it (in a worker thread when it
+is large), and hands the row to the `EventWriter`, whose threads commit rows in groups. The
+answer is sent only after the commit that holds the event, so a 2xx always means "kept".
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import AsyncIterator
@@ -27,8 +28,13 @@ from dealer_pipeline.webhooks.intake import Answer, Delivery, Intake
 
 log = logging.getLogger(__name__)
 
-#: Worker threads per process; the engine's pool matches so no thread waits for a connection.
-WORKER_THREADS = 32
+#: Worker threads for large bodies and rejection writes, per process.
+WORKER_THREADS = 16
+#: Bodies up to this size are verified and parsed on the event loop (tens of microseconds).
+INLINE_BYTES = 64 * 1024
+#: Threads committing groups of events; more than one keeps a commit in flight while the
+#: next group forms. The engine's pool covers them plus health checks and rejections.
+WRITER_THREADS = 2
 
 
 class _TooLarge(Exception):
@@ -65,13 +71,17 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         own = engine is None
-        state["engine"] = engine or storage.receiver_engine(settings.database_url, pool_size=WORKER_THREADS // 2)
-        state["intake"] = Intake(state["engine"], settings)  # type: ignore[arg-type]
+        store = engine or storage.receiver_engine(settings.database_url, pool_size=WRITER_THREADS + 2)
+        writer = storage.EventWriter(store, threads=WRITER_THREADS)
+        state["engine"] = store
+        state["writer"] = writer
+        state["intake"] = Intake(store, settings, writer=writer)
         try:
             yield
         finally:
+            writer.close()
             if own:
-                state["engine"].dispose()  # type: ignore[attr-defined]
+                store.dispose()
 
     async def _run(fn, *args):  # type: ignore[no-untyped-def]
         return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
@@ -79,6 +89,7 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
     def _receiver(source: str):  # type: ignore[no-untyped-def]
         async def endpoint(request: Request) -> Response:
             intake: Intake = state["intake"]  # type: ignore[assignment]
+            writer: storage.EventWriter = state["writer"]  # type: ignore[assignment]
             received_at = utcnow()
             headers = {k.lower(): v for k, v in request.headers.items()}
             query = dict(request.query_params)
@@ -95,12 +106,16 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
                 return Response(status_code=413)
             delivery = Delivery(source, headers, query, raw, received_at, remote)
             try:
-                answer = await _run(intake.handle, delivery)
-            except sa.exc.SQLAlchemyError as exc:
+                decision = intake.decide(delivery) if len(raw) <= INLINE_BYTES else await _run(intake.decide, delivery)
+                if decision.row is None:
+                    status = decision.reject_status or 403
+                    return _response(await _run(intake.reject, delivery, status, decision.reject_reason or "rejected"))
+                stored = await asyncio.wrap_future(writer.submit(decision.row))
+            except Exception as exc:  # noqa: BLE001 - the store failed: nothing acknowledged
                 # Not stored, so not acknowledged: the vendor's retry will bring it again.
                 log.error("store unavailable for a %s webhook: %s", source, type(exc).__name__)
                 return JSONResponse({"status": "unavailable"}, status_code=503)
-            return _response(answer)
+            return _response(intake.answered(delivery, decision, stored))
 
         return endpoint
 

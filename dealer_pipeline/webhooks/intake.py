@@ -1,10 +1,10 @@
 """One delivery in, one answer out: authenticate, identify, store (framework-free).
 
-Runs in a worker thread of the ASGI app, so signature checks over a large body, JSON
-parsing and the store write never block the event loop. Order matters: the raw bytes are
+`decide` is pure CPU work (signature, parsing, keys): the ASGI app runs it on the event loop
+for ordinary bodies and in a worker thread for large ones. Order matters: the raw bytes are
 authenticated before anything parses them; an authentic body that is not JSON is still
 stored (as `failed`, with the reason) and answered 400, so it is kept and it does not hold
-up the events after it.
+up the events after it. `handle` is the blocking whole (decide, then write).
 """
 
 from __future__ import annotations
@@ -42,7 +42,21 @@ class Answer:
     body: dict[str, Any] | None = field(default=None)
 
 
-FORBIDDEN = Answer(403)
+@dataclass(frozen=True)
+class Decision:
+    """Either a row to store (and how to answer once stored) or a rejection to record."""
+
+    row: dict[str, Any] | None = None
+    failed_reason: str | None = None  # stored as failed: answered 400
+    reject_status: int | None = None
+    reject_reason: str | None = None
+
+    def answer(self, stored: storage.Stored) -> Answer:
+        if self.failed_reason is not None:
+            return Answer(400, {"status": "failed", "id": stored.event_id, "error": self.failed_reason})
+        if stored.created:
+            return Answer(200, {"status": "stored", "id": stored.event_id})
+        return Answer(200, {"status": "duplicate"})
 
 
 def _parse(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
@@ -56,22 +70,44 @@ def _parse(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
 
 
 class Intake:
-    """Handles deliveries for the three vendors against one store and one set of secrets."""
+    """Decides on deliveries for the three vendors against one store and one set of secrets."""
 
-    def __init__(self, engine: sa.Engine, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        settings: Settings,
+        *,
+        writer: storage.EventWriter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.engine = engine
+        self.writer = writer
         self._at_secret = settings.autotrader_webhook_secret
         self._ac_secret = settings.autocosmos_webhook_secret
         self._wm_token = settings.webmotors_leads_token
         self._clock = clock
 
     def handle(self, delivery: Delivery) -> Answer:
-        handler = {
+        """Decide and act, blocking until the event is committed."""
+        decision = self.decide(delivery)
+        if decision.row is None:
+            return self.reject(delivery, decision.reject_status or 403, decision.reject_reason or "rejected")
+        stored = self.writer.store(decision.row) if self.writer else storage.insert_events(self.engine, [decision.row])[0]
+        return self.answered(delivery, decision, stored)
+
+    def decide(self, delivery: Delivery) -> Decision:
+        decide = {
             keys.AUTOTRADER: self._autotrader,
             keys.AUTOCOSMOS: self._autocosmos,
             keys.WEBMOTORS: self._webmotors,
         }[delivery.source]
-        return handler(delivery)
+        return decide(delivery)
+
+    def answered(self, delivery: Delivery, decision: Decision, stored: storage.Stored) -> Answer:
+        if decision.failed_reason is not None:
+            log.warning("stored %s webhook as failed (id %s): %s", delivery.source, stored.event_id,
+                        decision.failed_reason)
+        return decision.answer(stored)
 
     def reject(self, delivery: Delivery, status: int, reason: str, *, body_bytes: int | None = None) -> Answer:
         """Record an invalid request; `body_bytes` set means the body was over the cap and not kept."""
@@ -89,7 +125,7 @@ class Intake:
         )
         return Answer(status)
 
-    def _autotrader(self, delivery: Delivery) -> Answer:
+    def _autotrader(self, delivery: Delivery) -> Decision:
         reason = signatures.verify_autotrader(
             delivery.headers.get("autotrader-signature"),
             delivery.raw,
@@ -97,13 +133,13 @@ class Intake:
             now=self._clock(),
         )
         if reason:
-            return self.reject(delivery, 403, reason)
+            return Decision(reject_status=403, reject_reason=reason)
         payload, problem = _parse(delivery.raw)
         if payload is None:
-            return self._store_failed(delivery, problem or "unparseable body")
+            return self._failed(delivery, problem or "unparseable body")
         return self._store(delivery, keys.autotrader_identity(payload, delivery.raw))
 
-    def _autocosmos(self, delivery: Delivery) -> Answer:
+    def _autocosmos(self, delivery: Delivery) -> Decision:
         hook_id = delivery.headers.get("notification-hook-id")
         topic = delivery.headers.get("notification-topic")
         reason = signatures.verify_autocosmos(
@@ -115,39 +151,34 @@ class Intake:
             now=self._clock(),
         )
         if reason:
-            return self.reject(delivery, 403, reason)
+            return Decision(reject_status=403, reject_reason=reason)
         assert hook_id is not None
         payload, problem = _parse(delivery.raw)
         if payload is None:
-            return self._store_failed(delivery, problem or "unparseable body", keys.autocosmos_identity(hook_id, topic, None))
+            return self._failed(delivery, problem or "unparseable body", keys.autocosmos_identity(hook_id, topic, None))
         return self._store(delivery, keys.autocosmos_identity(hook_id, topic, payload))
 
-    def _webmotors(self, delivery: Delivery) -> Answer:
+    def _webmotors(self, delivery: Delivery) -> Decision:
         reason = signatures.verify_token(delivery.query.get("token"), self._wm_token.reveal())
         if reason:
-            return self.reject(delivery, 403, reason)
+            return Decision(reject_status=403, reject_reason=reason)
         payload, problem = _parse(delivery.raw)
         if payload is None:
-            return self._store_failed(delivery, problem or "unparseable body")
+            return self._failed(delivery, problem or "unparseable body")
         return self._store(delivery, keys.webmotors_identity(payload, delivery.raw))
 
-    def _store(self, delivery: Delivery, identity: keys.EventIdentity) -> Answer:
-        stored = storage.store_event(
-            self.engine,
+    def _store(self, delivery: Delivery, identity: keys.EventIdentity) -> Decision:
+        return Decision(row=storage.event_row(
             source=delivery.source,
             identity=identity,
             received_at=delivery.received_at,
             headers=delivery.headers,
             raw=delivery.raw,
-        )
-        if stored.created:
-            return Answer(200, {"status": "stored", "id": stored.event_id})
-        return Answer(200, {"status": "duplicate"})
+        ))
 
-    def _store_failed(self, delivery: Delivery, reason: str, identity: keys.EventIdentity | None = None) -> Answer:
+    def _failed(self, delivery: Delivery, reason: str, identity: keys.EventIdentity | None = None) -> Decision:
         identity = identity or keys.EventIdentity(keys.content_hash(None, delivery.raw), None)
-        stored = storage.store_event(
-            self.engine,
+        row = storage.event_row(
             source=delivery.source,
             identity=identity,
             received_at=delivery.received_at,
@@ -156,5 +187,4 @@ class Intake:
             status=storage.FAILED,
             error=reason,
         )
-        log.warning("stored %s webhook as failed (id %s): %s", delivery.source, stored.event_id, reason)
-        return Answer(400, {"status": "failed", "id": stored.event_id, "error": reason})
+        return Decision(row=row, failed_reason=reason)
