@@ -23,6 +23,8 @@ from dealer_pipeline.store import migrate
 from dealer_pipeline.store.engine import create_store_engine, get_engine
 from tests.support.postgres import URL_VARIABLE, throwaway_postgres
 
+pytest_plugins = ["tests.support.sandbox_fixtures"]
+
 BACKENDS = ["sqlite", "postgresql"]
 PG_TEMPLATE = "dp_template"
 

@@ -34,11 +34,13 @@ def cli(verbose: bool) -> None:
 def _register() -> None:
     from dealer_pipeline.cli import db, demo
     from dealer_pipeline.cli import events, webhooks
+    from dealer_pipeline.cli import sandbox
 
     cli.add_command(db.db)
     cli.add_command(demo.demo)
     cli.add_command(events.events)
     cli.add_command(webhooks.webhooks)
+    cli.add_command(sandbox.sandbox)
 
 
 _register()
