@@ -1,5 +1,7 @@
-"""Vendor sources: Autotrader Connect and Webmotors."""
+"""Vendor sources: one module per vendor (Autotrader here; Webmotors beside it), merged."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from dealer_pipeline.defs.sources import autotrader
+
+defs = dg.Definitions.merge(autotrader.defs)

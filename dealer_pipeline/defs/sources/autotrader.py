@@ -1,0 +1,218 @@
+"""Autotrader Connect in Dagster: advertisers, per-advertiser stock, features and charge times.
+
+`autotrader/advertisers` keeps the dynamic partitions `autotrader_advertiser` equal to the
+active advertisers on the integration; the other three assets are partitioned by it and
+share the pool `autotrader_api`, so the instance's pool limit caps concurrent Autotrader
+work. Retries: the HTTP layer already retries transient failures within its wait budget;
+the scheduled jobs add a run-level `RetryPolicy` for longer outages, and a 400, 403 or a
+refused token raises `dg.Failure(allow_retries=False)`: those need a person, not a retry.
+"""
+
+# No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+import dagster as dg
+import sqlalchemy as sa
+
+from dealer_pipeline.defs.canonical.checks import build_dealer_vehicle_checks
+from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.http import AuthFailed, BadRequest, VendorBlocked, VendorError
+from dealer_pipeline.settings import Secret
+from dealer_pipeline.sources import autotrader_sync as sync
+from dealer_pipeline.vendors.autotrader import (
+    ADVERTISERS_MAX_PAGE_SIZE,
+    LACKS_PRODUCT,
+    NOT_ON_INTEGRATION,
+    STOCK_MAX_PAGE_SIZE,
+    AutotraderClient,
+)
+
+GROUP = "autotrader"
+POOL = "autotrader_api"
+ADVERTISER_PARTITIONS = dg.DynamicPartitionsDefinition(name="autotrader_advertiser")
+ADVERTISERS_KEY = dg.AssetKey(["autotrader", "advertisers"])
+STOCK_KEY = dg.AssetKey(["autotrader", "stock"])
+FEATURES_KEY = dg.AssetKey(["autotrader", "stock_features"])
+CHARGE_TIMES_KEY = dg.AssetKey(["autotrader", "charge_times"])
+
+#: Run-level retries of scheduled jobs, for outages longer than one call's wait budget.
+RUN_RETRY = dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+_NEEDS_A_PERSON = (VendorBlocked, BadRequest, AuthFailed)
+
+
+class AutotraderResource(dg.ConfigurableResource):
+    """The Autotrader Connect client. Unset fields come from the `AUTOTRADER_*` settings, so
+    by default no credential passes through Dagster config; when set through Dagster, give
+    the secret as `dg.EnvVar("AUTOTRADER_SECRET")` so only the variable's name is stored."""
+
+    base_url: Optional[str] = None
+    key: Optional[str] = None
+    secret: Optional[str] = None
+    stock_page_size: int = STOCK_MAX_PAGE_SIZE
+    advertiser_page_size: int = ADVERTISERS_MAX_PAGE_SIZE
+    enrichment_concurrency: int = 4
+    not_on_integration_pattern: str = NOT_ON_INTEGRATION
+    lacks_product_pattern: str = LACKS_PRODUCT
+
+    @contextmanager
+    def client(self, engine: sa.Engine, run_id: Optional[str] = None) -> Iterator[AutotraderClient]:
+        client = AutotraderClient.from_settings(
+            engine=engine, run_id=run_id, base_url=self.base_url, key=self.key,
+            secret=Secret(self.secret) if self.secret else None,
+            policy_overrides={"not_on_integration_pattern": self.not_on_integration_pattern,
+                              "lacks_product_pattern": self.lacks_product_pattern},
+            stock_page_size=self.stock_page_size, advertiser_page_size=self.advertiser_page_size,
+        )
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+def _failure(exc: VendorError, context: dg.AssetExecutionContext) -> dg.Failure:
+    """A Dagster failure naming vendor, path, status and CF-RAY; never retried when a person must act."""
+    needs_person = isinstance(exc, _NEEDS_A_PERSON)
+    if needs_person:
+        context.log.error(f"needs an operator (see `dealer-pipeline blocks list`): {exc}")
+    return dg.Failure(
+        description=str(exc),
+        metadata={"vendor": exc.vendor, "path": exc.path or "", "status": exc.status if exc.status is not None else -1,
+                  "cf_ray": exc.cf_ray or "", "needs_operator": needs_person},
+        allow_retries=not needs_person,
+    )
+
+
+def _call_metadata(client: AutotraderClient) -> dict:
+    stats = client.http.stats
+    return {"api_calls": int(sum(stats.calls.values())), "token_requests": stats.token_requests,
+            "retries": stats.retries, "waited_seconds": round(stats.waited_seconds, 2)}
+
+
+@dg.asset(key=ADVERTISERS_KEY, group_name=GROUP, pool=POOL, kinds={"api"},
+          description="Dealers on our Autotrader integration (Advertisers API, paged); upserts `dealers`, "
+                      "marks dealers that left, and keeps one partition per active advertiser.")
+def advertisers(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
+                store: StoreResource) -> dg.MaterializeResult:
+    engine = store.engine()
+    with autotrader.client(engine, context.run_id) as client:
+        try:
+            result = sync.sync_advertisers(client, engine, run_id=context.run_id)
+        except VendorError as exc:
+            raise _failure(exc, context) from None
+        calls = _call_metadata(client)
+    instance = context.instance
+    existing = set(instance.get_dynamic_partitions(ADVERTISER_PARTITIONS.name))
+    wanted = set(result.active)
+    added, dropped = sorted(wanted - existing), sorted(existing - wanted)
+    if added:
+        instance.add_dynamic_partitions(ADVERTISER_PARTITIONS.name, added)
+    for key in dropped:
+        instance.delete_dynamic_partition(ADVERTISER_PARTITIONS.name, key)
+    return dg.MaterializeResult(metadata={
+        "listed": result.listed, "active": len(result.active), "inactive": len(result.inactive),
+        "left_integration": len(result.left), "rejected": len(result.rejected),
+        "partitions_added": len(added), "partitions_removed": len(dropped), **calls,
+    })
+
+
+@dg.asset(key=STOCK_KEY, deps=[ADVERTISERS_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
+          pool=POOL, kinds={"api"},
+          description="Baseline stock of one advertiser: every page downloaded, then applied to `vehicles`; "
+                      "vehicles no longer listed are marked removed only after a complete download.")
+def stock(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
+          store: StoreResource) -> dg.MaterializeResult:
+    engine = store.engine()
+    advertiser_id = context.partition_key
+    with autotrader.client(engine, context.run_id) as client:
+        try:
+            result = sync.run_baseline(client, engine, advertiser_id, run_id=context.run_id)
+        except VendorError as exc:
+            raise _failure(exc, context) from None
+        calls = _call_metadata(client)
+    if not result.complete:
+        context.log.warning(f"baseline of advertiser {advertiser_id} applied but not complete: {result.error}")
+    unknown = {f"{name}={value}": count for (name, value), count in result.unknown_values.most_common(50)}
+    return dg.MaterializeResult(metadata={
+        "complete": result.complete, "pages": result.pages, "records": result.records,
+        "created": result.created, "updated": result.updated, "unchanged": result.unchanged,
+        "stale": result.stale, "removed": result.removed, "rejected": result.rejected,
+        "unknown_values": dg.MetadataValue.json(unknown), "dagster/row_count": result.records, **calls,
+    })
+
+
+def _enrichment_metadata(result: sync.EnrichmentResult, client: AutotraderClient) -> dict:
+    return {"calls_made": result.calls, "skipped": result.skipped, "candidates": result.candidates,
+            "absent": result.absent, "empty": result.empty, "not_eligible": result.not_eligible,
+            "enabled": result.enabled, **_call_metadata(client)}
+
+
+@dg.asset(key=FEATURES_KEY, deps=[STOCK_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
+          pool=POOL, kinds={"api"},
+          description="Stock taxonomy features per stock item: fetched once, again only when the item's "
+                      "derivativeId or features changed (never on a schedule).")
+def stock_features(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
+                   store: StoreResource) -> dg.MaterializeResult:
+    engine = store.engine()
+    with autotrader.client(engine, context.run_id) as client:
+        try:
+            result = sync.sync_features(client, engine, context.partition_key,
+                                        concurrency=autotrader.enrichment_concurrency)
+        except VendorError as exc:
+            raise _failure(exc, context) from None
+        return dg.MaterializeResult(metadata=_enrichment_metadata(result, client))
+
+
+@dg.asset(key=CHARGE_TIMES_KEY, deps=[STOCK_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
+          pool=POOL, kinds={"api"},
+          description="Charge times of electric and plug-in hybrid stock: fetched once, again only when the "
+                      "derivativeId changed (AUTOTRADER_CHARGE_TIMES_ENABLED, AUTOTRADER_CHARGE_TIMES_PATH).")
+def charge_times(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
+                 store: StoreResource) -> dg.MaterializeResult:
+    engine = store.engine()
+    with autotrader.client(engine, context.run_id) as client:
+        try:
+            result = sync.sync_charge_times(client, engine, context.partition_key,
+                                            concurrency=autotrader.enrichment_concurrency)
+        except VendorError as exc:
+            raise _failure(exc, context) from None
+        return dg.MaterializeResult(metadata=_enrichment_metadata(result, client))
+
+
+STOCK_ASSETS = [stock, stock_features, charge_times]
+
+advertisers_job = dg.define_asset_job(
+    "autotrader_advertisers_job", selection=[ADVERTISERS_KEY], op_retry_policy=RUN_RETRY,
+    description="Refresh the Autotrader advertisers and their partitions.",
+)
+stock_job = dg.define_asset_job(
+    "autotrader_stock_job", selection=[STOCK_KEY, FEATURES_KEY, CHARGE_TIMES_KEY],
+    partitions_def=ADVERTISER_PARTITIONS, op_retry_policy=RUN_RETRY,
+    description="One advertiser's baseline stock, then its features and charge times.",
+)
+
+
+@dg.schedule(job=advertisers_job, cron_schedule="0 5 * * *", execution_timezone="Europe/London",
+             default_status=dg.DefaultScheduleStatus.STOPPED)
+def autotrader_advertisers_schedule() -> dg.RunRequest:
+    return dg.RunRequest()
+
+
+@dg.schedule(job=stock_job, cron_schedule="20 5,11,17,23 * * *", execution_timezone="Europe/London",
+             default_status=dg.DefaultScheduleStatus.STOPPED)
+def autotrader_stock_schedule(context: dg.ScheduleEvaluationContext) -> list:
+    """One run per advertiser partition, four times a day (no run keys: every tick is a new baseline)."""
+    keys = context.instance.get_dynamic_partitions(ADVERTISER_PARTITIONS.name)
+    return [dg.RunRequest(partition_key=key, tags={"dealer_pipeline/dealer": f"autotrader:{key}"}) for key in keys]
+
+
+#: Per-dealer data-quality checks on each baseline (blocking rules, row count drop, freshness).
+STOCK_CHECKS = build_dealer_vehicle_checks(STOCK_KEY, ADVERTISER_PARTITIONS, "autotrader")
+
+defs = dg.Definitions(
+    assets=[advertisers, *STOCK_ASSETS],
+    asset_checks=STOCK_CHECKS,
+    jobs=[advertisers_job, stock_job],
+    schedules=[autotrader_advertisers_schedule, autotrader_stock_schedule],
+    resources={"autotrader": AutotraderResource()},
+)

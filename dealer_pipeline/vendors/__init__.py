@@ -1,0 +1,1 @@
+"""Vendor clients: each speaks one vendor's contract through the shared HTTP layer."""
