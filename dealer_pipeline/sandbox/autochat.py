@@ -41,7 +41,7 @@ class AutochatState:
             credentials=lambda: {config.credential("autochat_client_id"): config.credential("autochat_client_secret")},
             ttl_seconds=lambda: config.token_ttl.get(VENDOR, DEFAULT_TTL_SECONDS),
         )
-        self.options = OptionCatalogue(str(config.extra.get("autochat_options_profile", DEFAULT_PROFILE)))
+        self.options = OptionCatalogue(DEFAULT_PROFILE)
         self.cars = CarStore()
 
     def dealership_known(self, dealership_id: str) -> bool:
@@ -140,11 +140,13 @@ def _dealers_of_request(state: AutochatState, facts: Mapping[str, Any]) -> set[s
     path = str(facts.get("path", ""))
     if not path.startswith("/api/cars/"):
         return set()
-    internal_id = path.removeprefix("/api/cars/")
-    found = [c for c in state.cars.all() if c.get("internalId") == internal_id]
-    ids = {c["dealershipId"] for c in found}
-    owners = {d.dealer_id for d in map(state.world.autochat_dealership, ids) if d is not None}
-    return ids | owners
+    client = state.runtime.config.credential("autochat_client_id")
+    try:
+        dealership_id = state.cars.get(client, path.removeprefix("/api/cars/"))["dealershipId"]
+    except CarError:
+        return set()
+    dealership = state.world.autochat_dealership(dealership_id)
+    return {dealership_id} | ({dealership.dealer_id} if dealership else set())
 
 
 def build_vendor_app(world: SandboxWorld, runtime: SandboxRuntime) -> Starlette:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -61,7 +62,7 @@ class AutocosmosState:
         self.publications = PublicationBook(self.catalogue, operators_of)
         self.enquiries = EnquiryBook()
         self.replays = ReplayGuard()
-        self.photo_outcomes: list[dict[str, Any]] = []
+        self.photo_outcomes: deque[dict[str, Any]] = deque(maxlen=5000)
 
     def credentials(self) -> dict[str, str]:
         config = self.runtime.config
@@ -111,18 +112,19 @@ class AutocosmosState:
                 "url": outcome.url, "kept": outcome.kept, "reason": outcome.reason, "attempts": outcome.attempts,
                 "applied": applied,
             })
-        del self.photo_outcomes[:-5000]
 
 
 def _state(request: Request) -> AutocosmosState:
     return request.app.state.autocosmos
 
 
-def _instance(request: Request) -> str:
+def _vendor_path(scope: Scope) -> str:
     """The vendor-relative path (`/v3/...`), as the vendor reports it in `Instance`."""
-    root = request.scope.get("root_path", "")
-    path = request.url.path
-    return path[len(root):] if root and path.startswith(root) else path
+    return scope["path"].removeprefix(scope.get("root_path", ""))
+
+
+def _instance(request: Request) -> str:
+    return _vendor_path(request.scope)
 
 
 def _json(content: Any, status: int = 200, headers: Mapping[str, str] | None = None,
@@ -323,7 +325,7 @@ class SignedGateway:
         full = (raw_path + (b"?" + query if query else b"")).decode("latin-1")
         root = scope.get("root_path", "").encode()
         relative = full[len(root):] if root and raw_path.startswith(root) else full
-        instance = scope["path"].removeprefix(scope.get("root_path", ""))
+        instance = _vendor_path(scope)
         headers = Headers(scope=scope)
         acs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
                if k.decode("latin-1").lower().startswith("x-acs-")]
@@ -358,7 +360,8 @@ def _problem_handler(request: Request, exc: Exception) -> Response:
 def _http_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return problem_response(Problem(404, f"{request.method} no existe en {_instance(request)}."), _instance(request))
+        return problem_response(Problem(405, f"{request.method} no se admite en {_instance(request)}."),
+                                _instance(request))
     return problem_response(Problem(404, f"No existe el recurso {_instance(request)}."), _instance(request))
 
 
@@ -535,7 +538,7 @@ def build_control_app(world: SandboxWorld, runtime: SandboxRuntime) -> Starlette
         }} for p in entries])
 
     async def photos(request: Request) -> Response:
-        return _control_json(state().photo_outcomes)
+        return _control_json(list(state().photo_outcomes))
 
     async def fates(request: Request) -> Response:
         return _control_json(state().catalogue.fates)
