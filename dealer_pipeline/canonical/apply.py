@@ -48,6 +48,7 @@ _ROW_COLUMN_SET = frozenset(ROW_COLUMNS)
 _VEHICLE_UPDATE_COLUMNS = tuple(c.name for c in vehicles.columns if c.name not in {"vehicle_id", "first_seen_at"})
 _EMPTY_VEHICLE = {c.name: None for c in vehicles.columns}
 _READ_COLUMNS = tuple(c for c in vehicles.columns if c.name != "raw")
+_HEAD_COLUMNS = ("source_version", "source_updated_at", "availability")  # what `_ordering` reads
 _ORDERING = ("source_version", "source_updated_at")
 
 _DEALER_COLUMNS = frozenset(c.name for c in dealers.columns)
@@ -166,19 +167,29 @@ def _apply_batch(
 
 
 def _read_current(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Stored rows of these vehicles, locked; `raw` only where a row has no version to decide by.
+    """Stored state of these vehicles, locked, read in two steps to skip what will not be used.
 
-    (Not `repository.get_by_keys`: that reads every column, and `raw` is most of the bytes.)
+    First the ordering columns of every vehicle (with the row lock); then the other columns only
+    for vehicles that some incoming row may change (a re-run baseline is mostly duplicates), and
+    `raw` only where a row has no version to decide by. A vehicle whose rows are all stale keeps
+    just its ordering columns. (Not `repository.get_by_keys`: that reads every column, and `raw`
+    is most of the bytes.)
     """
+    c = vehicles.c
     ids = list(dict.fromkeys(row["vehicle_id"] for row in rows))
-    query = sa.select(*_READ_COLUMNS).where(vehicles.c.vehicle_id.in_(ids))
+    heads = sa.select(c.vehicle_id, *(c[name] for name in _HEAD_COLUMNS)).where(c.vehicle_id.in_(ids))
     if is_postgres(conn):
-        query = query.with_for_update()
-    state = {row["vehicle_id"]: dict(row) for row in conn.execute(query).mappings()}
-    unversioned = {row["vehicle_id"] for row in rows if row.get("source_version") is None} & state.keys()
+        heads = heads.with_for_update()
+    state = {row["vehicle_id"]: dict(row) for row in conn.execute(heads).mappings()}
+    wanted = {row["vehicle_id"] for row in rows if row["vehicle_id"] in state
+              and _ordering(state[row["vehicle_id"]], row) == "apply"}
+    if not wanted:
+        return state
+    for row in conn.execute(sa.select(*_READ_COLUMNS).where(c.vehicle_id.in_(wanted))).mappings():
+        state[row["vehicle_id"]] = dict(row)
+    unversioned = {row["vehicle_id"] for row in rows if row.get("source_version") is None} & wanted
     if unversioned:
-        raw_query = sa.select(vehicles.c.vehicle_id, vehicles.c.raw).where(vehicles.c.vehicle_id.in_(unversioned))
-        for vid, raw in conn.execute(raw_query):
+        for vid, raw in conn.execute(sa.select(c.vehicle_id, c.raw).where(c.vehicle_id.in_(unversioned))):
             state[vid]["raw"] = raw
     return state
 

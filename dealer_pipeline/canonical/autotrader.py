@@ -91,7 +91,7 @@ def normalize_stock(
         unknown[(name, str(value))] += 1
 
     for record in records:
-        if not isinstance(record, Mapping):
+        if convert.mapping(record) is None:
             batch.rejected.append((record, "record is not a JSON object"))
             continue
         try:
@@ -226,7 +226,10 @@ def _advert_columns(adverts: Mapping[str, Any], row: dict[str, Any], flag: Flag)
     row["price_amount"] = total if total is not None else forecourt
     row["supplied_price_amount"] = _gbp(retail.get("suppliedPrice"), "supplied_price_amount", flag)
     row["admin_fee_amount"] = _gbp(retail.get("adminFee"), "admin_fee_amount", flag)
-    has_money = any(row[k] is not None for k in ("price_amount", "supplied_price_amount", "admin_fee_amount"))
+    has_money = (
+        row["price_amount"] is not None or row["supplied_price_amount"] is not None
+        or row["admin_fee_amount"] is not None
+    )
     row["price_currency"] = CURRENCY if has_money else None
     row["vat_status"] = convert.text(retail.get("vatStatus")) or convert.text(adverts.get("forecourtPriceVatStatus"))
     row["price_indicator_rating"] = convert.text(retail.get("priceIndicatorRating"))
@@ -290,7 +293,7 @@ def _features(items: Any, flag: Flag) -> list[dict[str, Any]] | None:
         return None
     kept = []
     for item in items:
-        if not isinstance(item, Mapping) or convert.text(item.get("name")) is None:
+        if convert.mapping(item) is None or convert.text(item.get("name")) is None:
             flag("features", "feature without name")
             continue
         kept.append({key: item.get(key) for key in FEATURE_KEYS})

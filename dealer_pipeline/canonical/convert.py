@@ -26,15 +26,19 @@ _DECIMAL_TEXT = re.compile(r"^\d+(\.\d{1,2})?$")
 
 
 def mapping(value: Any) -> Mapping[str, Any] | None:
+    if type(value) is dict:  # the common case, without the ABC machinery of isinstance(Mapping)
+        return value
     return value if isinstance(value, Mapping) else None
 
 
 def text(value: Any) -> str | None:
     """Strings as sent (blank -> None); numbers as their decimal text (ids sometimes come as numbers)."""
+    if type(value) is str:
+        return value if value and not value.isspace() else None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
-        return value if value.strip() else None
+        return value if value and not value.isspace() else None
     if isinstance(value, int):
         return str(value)
     return None

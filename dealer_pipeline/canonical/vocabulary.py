@@ -7,6 +7,7 @@ counted, while the vendor's own text is kept beside it.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 FUEL_TYPES = (
@@ -17,6 +18,7 @@ AVAILABILITIES = ("available", "reserved", "sold", "removed")
 CONDITIONS = ("new", "used")
 
 
+@functools.lru_cache(maxsize=4096)  # vendor enums repeat: fold each distinct value once
 def fold(text: str) -> str:
     """Case- and accent-insensitive key: 'Elétrico', 'ELETRICO' and ' eletrico ' fold alike."""
     decomposed = unicodedata.normalize("NFKD", text)

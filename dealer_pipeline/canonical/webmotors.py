@@ -104,7 +104,7 @@ def normalize_stock(
         unknown[(name, str(value))] += 1
 
     for hit in hits:
-        if not isinstance(hit, Mapping):
+        if convert.mapping(hit) is None:
             batch.rejected.append((hit, "hit is not a JSON object"))
             continue
         try:

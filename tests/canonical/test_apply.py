@@ -297,3 +297,17 @@ def test_sql_guard_keeps_the_newer_row_against_a_late_writer(store: sa.Engine, w
         apply_module._write(conn, [full])
     stored = _vehicle(store)
     assert stored["colour"] == "Grey" and stored["source_version"] == 9
+
+
+def test_duplicates_then_a_newer_version_in_one_call(store: sa.Engine, write_path: str) -> None:
+    _apply(store, _rows(autotrader_record(versionNumber=7)))
+    rows = _rows(
+        autotrader_record(versionNumber=7),
+        variant(autotrader_record(versionNumber=6), "vehicle.colour", "Red"),
+        variant(autotrader_record(versionNumber=8), "vehicle.colour", "Blue"),
+        variant(autotrader_record(versionNumber=8), "vehicle.colour", "Green"),
+    )
+    result = _apply(store, rows, cause="notification")
+    assert result.outcomes == ["stale", "stale", "updated", "stale"]
+    assert (result.stale, result.duplicates, result.changes) == (3, 2, 1)
+    assert _vehicle(store)["colour"] == "Blue"
