@@ -35,12 +35,14 @@ def _register() -> None:
     from dealer_pipeline.cli import db, demo
     from dealer_pipeline.cli import events, webhooks
     from dealer_pipeline.cli import sandbox
+    from dealer_pipeline.cli import sync
 
     cli.add_command(db.db)
     cli.add_command(demo.demo)
     cli.add_command(events.events)
     cli.add_command(webhooks.webhooks)
     cli.add_command(sandbox.sandbox)
+    cli.add_command(sync.sync)
 
 
 _register()
