@@ -32,7 +32,12 @@ from dealer_pipeline.sandbox.autocosmos_signing import NON_IDEMPOTENT, ReplayGua
 from dealer_pipeline.sandbox.autocosmos_webhooks import TOPIC_INVITATION_ACCEPTED, build_notification
 from dealer_pipeline.sandbox.autocosmos_validation import parse_href
 from dealer_pipeline.sandbox.catalogue import BadQuery, Catalogue, Marca, build_catalogue
-from dealer_pipeline.sandbox.photos import VENDOR_RETRY_INTERVAL_SECONDS, PhotoOutcome, process_photos
+from dealer_pipeline.sandbox.photos import (
+    CONCURRENT_DOWNLOADS,
+    VENDOR_RETRY_INTERVAL_SECONDS,
+    PhotoOutcome,
+    process_photos,
+)
 from dealer_pipeline.sandbox.runtime import SandboxRuntime, json_bytes
 from dealer_pipeline.sandbox.world import AutocosmosAgency, SandboxWorld
 
@@ -63,6 +68,7 @@ class AutocosmosState:
         self.enquiries = EnquiryBook()
         self.replays = ReplayGuard()
         self.photo_outcomes: deque[dict[str, Any]] = deque(maxlen=5000)
+        self._download_slots = asyncio.Semaphore(CONCURRENT_DOWNLOADS)
 
     def credentials(self) -> dict[str, str]:
         config = self.runtime.config
@@ -93,7 +99,8 @@ class AutocosmosState:
                 pass  # the client went away before the answer was sent; process anyway
             await self.runtime.start()
             assert self.runtime.http is not None
-            outcomes = await process_photos(self.runtime.http, job.urls, retry_interval=self.photo_retry_interval())
+            outcomes = await process_photos(self.runtime.http, job.urls, retry_interval=self.photo_retry_interval(),
+                                            slots=self._download_slots)
             kept = [o.url for o in outcomes if o.kept]
             applied = self.publications.finish_photos(job, kept)
             self._record(job, outcomes, applied)

@@ -9,6 +9,7 @@ errors drop it at once; 5xx are tried twice more, `retry_interval` apart, then d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from dataclasses import dataclass
 from typing import Iterable
@@ -22,6 +23,7 @@ SERVER_ERROR_RETRIES = 2
 VENDOR_RETRY_INTERVAL_SECONDS = 15 * 60.0
 DOWNLOAD_TIMEOUT_SECONDS = 10.0
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
+CONCURRENT_DOWNLOADS = 8
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,20 @@ def judge_image(content: bytes) -> str:
 
 
 async def download_photo(
-    client: httpx.AsyncClient, url: str, *, retry_interval: float, retries: int = SERVER_ERROR_RETRIES
+    client: httpx.AsyncClient, url: str, *, retry_interval: float, retries: int = SERVER_ERROR_RETRIES,
+    slots: asyncio.Semaphore | None = None,
 ) -> PhotoOutcome:
-    """Fetch one photo under the vendor's rules and judge it."""
+    """Fetch one photo under the vendor's rules and judge it.
+
+    `slots` bounds concurrent downloads (not the waits between retries), so a burst of
+    publications cannot crowd out the API requests the same process is serving.
+    """
     attempt = 0
     while True:
         attempt += 1
         try:
-            response = await client.get(url, timeout=DOWNLOAD_TIMEOUT_SECONDS, follow_redirects=True)
+            async with slots or contextlib.nullcontext():
+                response = await client.get(url, timeout=DOWNLOAD_TIMEOUT_SECONDS, follow_redirects=True)
         except httpx.HTTPError as exc:
             return PhotoOutcome(url, False, f"connection error: {type(exc).__name__}", attempt)
         if response.status_code >= 500:
@@ -79,9 +87,9 @@ async def download_photo(
 
 
 async def process_photos(
-    client: httpx.AsyncClient, urls: Iterable[str], *, retry_interval: float
+    client: httpx.AsyncClient, urls: Iterable[str], *, retry_interval: float, slots: asyncio.Semaphore | None = None
 ) -> list[PhotoOutcome]:
     """Judge every URL concurrently; outcomes keep the order the URLs were sent in."""
-    return list(
-        await asyncio.gather(*(download_photo(client, url, retry_interval=retry_interval) for url in urls))
-    )
+    return list(await asyncio.gather(
+        *(download_photo(client, url, retry_interval=retry_interval, slots=slots) for url in urls)
+    ))
