@@ -63,7 +63,8 @@ def _int_param(request: Request, name: str) -> int | None:
 def _control_routes(world: SandboxWorld, runtime: SandboxRuntime, mounted: list[str]) -> list[Route]:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "vendors": mounted, "seed": world.seed, "dealers": world.dealers,
-                             "vehicles": world.vehicles, "pending_background_tasks": runtime.pending})
+                             "vehicles": world.vehicles, "pending_background_tasks": runtime.pending,
+                             "last_call_seq": runtime.calls.last_seq})
 
     async def calls(request: Request) -> Response:
         try:

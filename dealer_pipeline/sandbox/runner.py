@@ -106,12 +106,11 @@ class SandboxHandle:
 
     def calls(self, vendor: str | None = None, since: int | None = None) -> list[dict[str, Any]]:
         params = {k: v for k, v in (("vendor", vendor), ("since", since)) if v is not None}
-        return self.control("GET", "/calls", params=params)
+        return self.control("GET", "/calls", params=params) or []
 
     def last_seq(self) -> int:
-        """Sequence number of the newest call (use as `since=` to see only what follows)."""
-        records = self.calls()
-        return records[-1]["seq"] if records else 0
+        """Sequence number of the newest call so far (pass it as `since=` to see only what follows)."""
+        return int(self.health()["last_call_seq"])
 
     def clear_calls(self) -> None:
         self.control("POST", "/calls/clear")
