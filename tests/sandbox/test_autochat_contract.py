@@ -91,7 +91,7 @@ def car(dealership: str, **changes: Any) -> dict[str, Any]:
 
 # -- 2.1 token -----------------------------------------------------------------------------------
 
-def test_ach_auth_1_token_shape_and_errors(sb: Any) -> None:
+def test_auth_token_shape_and_errors(sb: Any) -> None:
     before = control(sb, "GET", "/_sandbox/autochat/stats")["token_requests"]
     granted = token_request(sb)
     assert granted.status_code == 200
@@ -112,7 +112,7 @@ def test_ach_auth_1_token_shape_and_errors(sb: Any) -> None:
     assert control(sb, "GET", "/_sandbox/autochat/stats")["token_requests"] == before + 6
 
 
-def test_ach_auth_1_token_requests_above_the_hourly_limit_get_429(sb: Any) -> None:
+def test_auth_token_requests_above_the_hourly_limit_get_429(sb: Any) -> None:
     used = control(sb, "GET", "/_sandbox/autochat/stats")["token_requests_last_hour"]
     control(sb, "POST", "/_sandbox/autochat/config", {"token_limit_per_hour": used + 1})
     try:
@@ -124,7 +124,7 @@ def test_ach_auth_1_token_requests_above_the_hourly_limit_get_429(sb: Any) -> No
     assert token_request(sb).status_code == 200
 
 
-def test_ach_auth_1_api_needs_a_live_bearer_token(sb: Any, api: Api) -> None:
+def test_auth_api_needs_a_live_bearer_token(sb: Any, api: Api) -> None:
     for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic abc"}):
         refused = api("GET", "/api/options", headers=headers)
         assert refused.status_code == 401 and refused.json() == UNAUTHORIZED
@@ -140,7 +140,7 @@ def test_ach_auth_1_api_needs_a_live_bearer_token(sb: Any, api: Api) -> None:
         control(sb, "POST", "/_sandbox/config", {"token_ttl": {"autochat": 86400}})
 
 
-def test_ach_auth_1_expire_token_fault_meets_a_real_401(sb: Any) -> None:
+def test_auth_expire_token_fault_meets_a_real_401(sb: Any) -> None:
     own = token_request(sb).json()["access_token"]
     headers = {"Authorization": f"Bearer {own}"}
     requests.post(sb.base_url + "/_sandbox/faults", json={"vendor": "autochat", "path": "/api/options",
@@ -151,7 +151,7 @@ def test_ach_auth_1_expire_token_fault_meets_a_real_401(sb: Any) -> None:
 
 # -- 2.4 options ---------------------------------------------------------------------------------
 
-def test_ach_car_2_options_are_a_plain_list_per_profile(sb: Any, api: Api) -> None:
+def test_cars_options_are_a_plain_list_per_profile(sb: Any, api: Api) -> None:
     production = api("GET", "/api/options").json()
     assert isinstance(production, list) and production
     assert all(set(o) == {"esaco_identifier", "name", "prettyName", "uuid"} for o in production)
@@ -166,7 +166,7 @@ def test_ach_car_2_options_are_a_plain_list_per_profile(sb: Any, api: Api) -> No
     assert [o["name"] for o in api("GET", "/api/options").json()] == names
 
 
-def test_ach_car_2_unknown_options_get_one_message_each_in_order(api: Api, dealerships) -> None:
+def test_cars_unknown_options_get_one_message_each_in_order(api: Api, dealerships) -> None:
     sent = car(dealerships["enabled"][0], options=["ac", "warp_drive", "abs", "flux_capacitor"])
     refused = api("POST", "/api/cars", sent)
     assert refused.status_code == 400
@@ -176,7 +176,7 @@ def test_ach_car_2_unknown_options_get_one_message_each_in_order(api: Api, deale
 
 # -- 2.2 / 2.3 cars ------------------------------------------------------------------------------
 
-def test_ach_car_1_create_replace_delete(sb: Any, api: Api, dealerships) -> None:
+def test_cars_create_replace_delete(sb: Any, api: Api, dealerships) -> None:
     sent = car(dealerships["enabled"][0])
     created = api("POST", "/api/cars", sent)
     assert created.status_code == 201, created.text
@@ -203,7 +203,7 @@ def test_ach_car_1_create_replace_delete(sb: Any, api: Api, dealerships) -> None
     assert gone.status_code == 404 and gone.json() == {"message": "car not found"}
 
 
-def test_ach_car_3_put_never_creates(sb: Any, api: Api, dealerships) -> None:
+def test_cars_put_never_creates(sb: Any, api: Api, dealerships) -> None:
     sent = car(dealerships["enabled"][0])
     missing = api("PUT", f"/api/cars/{sent['internalId']}", sent)
     assert missing.status_code == 404 and missing.json() == {"message": "car not found"}
@@ -231,7 +231,7 @@ def test_ach_car_3_put_never_creates(sb: Any, api: Api, dealerships) -> None:
         ({"colour": "white"}, "colour", "unknown field"),
     ],
 )
-def test_ach_car_1_validation(api: Api, dealerships, changes, field: str, message: str | None) -> None:
+def test_cars_validation(api: Api, dealerships, changes, field: str, message: str | None) -> None:
     refused = api("POST", "/api/cars", car(dealerships["enabled"][0], **changes))
     assert refused.status_code == 400, refused.text
     errors = refused.json()["errors"]
@@ -240,7 +240,7 @@ def test_ach_car_1_validation(api: Api, dealerships, changes, field: str, messag
         assert errors[field] == [message]
 
 
-def test_ach_car_3_integration_off_is_403(sb: Any, api: Api, dealerships) -> None:
+def test_cars_integration_off_is_403(sb: Any, api: Api, dealerships) -> None:
     dealership = dealerships["enabled"][1]
     existing = car(dealership)
     assert api("POST", "/api/cars", existing).status_code == 201
@@ -256,7 +256,7 @@ def test_ach_car_3_integration_off_is_403(sb: Any, api: Api, dealerships) -> Non
         control(sb, "POST", f"/_sandbox/autochat/dealerships/{dealership}", {"integration_enabled": True})
 
 
-def test_ach_car_1_calls_are_logged_with_a_hashed_token(sb: Any, api: Api, token: str, dealerships) -> None:
+def test_cars_calls_are_logged_with_a_hashed_token(sb: Any, api: Api, token: str, dealerships) -> None:
     since = max([c["seq"] for c in sb.calls()] or [0])
     assert api("POST", "/api/cars", car(dealerships["enabled"][0])).status_code == 201
     logged = [c for c in sb.calls(vendor="autochat") if c["seq"] > since]

@@ -1,4 +1,4 @@
-"""The Autocosmos catalogue's fixture fates hold for every reference vehicle (AC-MATCH-3 fixtures).
+"""The Autocosmos catalogue's fixture fates hold for every reference vehicle (fixtures the adapter tests use).
 
 Other tests (the adapter's, the demo's) rely on these fates: a vehicle marked `matched` is
 found from its source text, a `candidates` one only through Candidates, an absent make or
@@ -50,7 +50,7 @@ def _assert_fate(key: str, params: dict[str, str]) -> dict[str, Any]:
     return result
 
 
-def test_ac_match_3_fixture_fates_cover_the_reference_in_the_documented_proportions() -> None:
+def test_fixture_fates_fixture_fates_cover_the_reference_in_the_documented_proportions() -> None:
     counts = Counter(CATALOGUE.fates.values())
     assert counts["matched"] > 0.8 * sum(counts.values())
     assert counts["candidates"] == len(CANDIDATES_ONLY)
@@ -63,7 +63,7 @@ def test_ac_match_3_fixture_fates_cover_the_reference_in_the_documented_proporti
 
 
 @pytest.mark.parametrize("model_derivative", UK_DERIVATIVES, ids=lambda md: f"{md[0].make}-{md[1].name[:30]}")
-def test_ac_match_3_uk_vehicle_fates(model_derivative) -> None:
+def test_fixture_fates_uk_vehicle_fates(model_derivative) -> None:
     model, d = model_derivative
     key = f"uk:{d.derivative_id}"
     for year in {d.year_from, min(d.year_to or 2026, 2026)}:
@@ -81,7 +81,7 @@ def test_ac_match_3_uk_vehicle_fates(model_derivative) -> None:
 
 
 @pytest.mark.parametrize("model_version", BR_VERSIONS, ids=lambda mv: f"{mv[0].make}-{mv[1].name[:30]}")
-def test_ac_match_3_br_vehicle_fates(model_version) -> None:
+def test_fixture_fates_br_vehicle_fates(model_version) -> None:
     model, v = model_version
     key = f"br:{model.make}|{model.model}|{v.name}"
     base = {"make": model.make.title(), "model": model.model.title(), "year": str(v.year_from)}

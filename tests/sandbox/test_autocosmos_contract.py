@@ -47,7 +47,7 @@ def sign(secret: str, method: str, digest: str | None, date: str, acs: dict[str,
     return base64.b64encode(mac.digest()).decode()
 
 
-def test_ac_sign_1_test_signer_reproduces_both_worked_vectors() -> None:
+def test_signing_test_signer_reproduces_both_worked_vectors() -> None:
     secret = "demo-app-secret-DO-NOT-USE"
     assert sign(secret, "GET", None, "Thu, 01 Jan 2026 12:00:00 GMT", {},
                 "/v3/versiones/bestmatch?make=bmw&model=serie%203&year=2009&bodystyle=coupe&power=156cv"
@@ -163,20 +163,20 @@ def assert_problem(response: requests.Response, status: int, title: str) -> dict
 
 # -- 2.1 signing ---------------------------------------------------------------------------------
 
-def test_ac_sign_1_signed_requests_pass_with_and_without_body(ac: Client, adminmail: str) -> None:
+def test_signing_signed_requests_pass_with_and_without_body(ac: Client, adminmail: str) -> None:
     assert ac("GET", "/v3/marcas").status_code == 200
     listed = ac("GET", f"/v3/publicaciones/{adminmail}", acs={"X-ACS-Request-Id": "7f0c2a9e"})
     assert listed.status_code == 200 and "_entries" in listed.json()
 
 
-def test_ac_sign_1_path_may_be_signed_as_the_vendor_sees_it(ac: Client) -> None:
+def test_signing_path_may_be_signed_as_the_vendor_sees_it(ac: Client) -> None:
     assert ac("GET", "/v3/marcas?q=bmw", sign_path="/v3/marcas?q=bmw").status_code == 200
     assert ac("GET", "/v3/marcas?q=bmw", sign_path="/v3/marcas?q=audi").status_code == 401
 
 
 @pytest.mark.parametrize("tamper", ["no-auth", "scheme", "unknown-key", "wrong-secret", "body", "no-digest",
                                     "no-date", "old-date", "future-date", "acs-header", "query"])
-def test_ac_sign_1_bad_signatures_are_401(ac: Client, adminmail: str, serie3, sb, tamper: str) -> None:
+def test_signing_bad_signatures_are_401(ac: Client, adminmail: str, serie3, sb, tamper: str) -> None:
     path = f"/v3/publicaciones/{adminmail}"
     body = publication(sb, serie3, external_id())
     options: dict[str, Any] = {}
@@ -210,7 +210,7 @@ def test_ac_sign_1_bad_signatures_are_401(ac: Client, adminmail: str, serie3, sb
     assert ac("GET", f"/v3/publicaciones/{adminmail}/{body['ExternalId']}").status_code == 404
 
 
-def test_ac_sign_1_replay_within_the_same_second_is_401(ac: Client, adminmail: str, serie3, sb) -> None:
+def test_signing_replay_within_the_same_second_is_401(ac: Client, adminmail: str, serie3, sb) -> None:
     ext_id = external_id()
     prepared = ac.prepare("POST", f"/v3/publicaciones/{adminmail}", publication(sb, serie3, ext_id))
     assert ac.send("POST", *prepared).status_code == 201
@@ -233,7 +233,7 @@ def test_ac_sign_1_replay_within_the_same_second_is_401(ac: Client, adminmail: s
     assert_problem(again, 409, "Entidad duplicada")
 
 
-def test_ac_sign_1_unsigned_unknown_path_is_401_before_404(ac: Client, sb) -> None:
+def test_signing_unsigned_unknown_path_is_401_before_404(ac: Client, sb) -> None:
     assert requests.get(sb.base_url + "/autocosmos/v3/nothing", timeout=10).status_code == 401
     assert_problem(ac("GET", "/v3/nothing"), 404, "Entidad no encontrada")
 
@@ -294,7 +294,7 @@ def test_catalogue_lists_and_carroceria_bestmatch(ac: Client) -> None:
 
 # -- 2.3 publications ----------------------------------------------------------------------------
 
-def test_ac_pub_state_machine(ac: Client, adminmail: str, serie3, sb) -> None:
+def test_publication_state_machine(ac: Client, adminmail: str, serie3, sb) -> None:
     ext_id = external_id()
     path = f"/v3/publicaciones/{adminmail}"
     created = ac("POST", path, publication(sb, serie3, ext_id))
@@ -335,7 +335,7 @@ def test_ac_pub_state_machine(ac: Client, adminmail: str, serie3, sb) -> None:
     settle(sb)
 
 
-def test_ac_pub_unknown_publication_and_unlinked_agency(ac: Client, sb, serie3) -> None:
+def test_publication_unknown_publication_and_unlinked_agency(ac: Client, sb, serie3) -> None:
     assert_problem(ac("GET", "/v3/publicaciones/stock@castlemotorcompany0.co.uk.example/X1"), 403,
                    "Operación prohibida")
     agency = control(sb, "POST", "/_sandbox/autocosmos/agencies",
@@ -350,7 +350,7 @@ def test_ac_pub_unknown_publication_and_unlinked_agency(ac: Client, sb, serie3) 
                        "Entidad no encontrada")
 
 
-def test_ac_pub_validation_errors_are_keyed_by_field(ac: Client, adminmail: str, serie3, sb) -> None:
+def test_publication_validation_errors_are_keyed_by_field(ac: Client, adminmail: str, serie3, sb) -> None:
     bad = publication(sb, serie3, "x", VersionYear=1800, Kilometraje=-5, Color="",
                       Precio={"Moneda": "ZZZ", "Monto": 0}, Fotos=["/relative.jpg"])
     del bad["Marca"]
@@ -364,7 +364,7 @@ def test_ac_pub_validation_errors_are_keyed_by_field(ac: Client, adminmail: str,
 
 # -- 2.4 photos ----------------------------------------------------------------------------------
 
-def test_ac_state_1_photo_processing_suspends_and_a_put_reactivates(ac: Client, adminmail: str, serie3, sb) -> None:
+def test_photos_photo_processing_suspends_and_a_put_reactivates(ac: Client, adminmail: str, serie3, sb) -> None:
     ext_id = external_id()
     one = f"/v3/publicaciones/{adminmail}/{ext_id}"
     unusable = [media(sb, f"{ext_id}-small-320x240.jpg"), media(sb, f"missing-{ext_id}.jpg"),
@@ -387,7 +387,7 @@ def test_ac_state_1_photo_processing_suspends_and_a_put_reactivates(ac: Client, 
     assert final["Estado"] == "Activa" and final["Fotos"] == [good[0], good[2]]
 
 
-def test_ac_state_1_empty_photo_list_suspends(ac: Client, adminmail: str, serie3, sb) -> None:
+def test_photos_empty_photo_list_suspends(ac: Client, adminmail: str, serie3, sb) -> None:
     ext_id = external_id()
     assert ac("POST", f"/v3/publicaciones/{adminmail}", publication(sb, serie3, ext_id, Fotos=[])).status_code == 201
     settle(sb)
@@ -436,7 +436,7 @@ def recorder() -> Iterator[Any]:
     server.server_close()
 
 
-def test_ac_photo_5xx_is_retried_twice_then_dropped(ac: Client, adminmail: str, serie3, sb, recorder) -> None:
+def test_photo_5xx_is_retried_twice_then_dropped(ac: Client, adminmail: str, serie3, sb, recorder) -> None:
     ext_id = external_id()
     recorder.scripts[f"/{ext_id}/flaky.jpg"] = [503, 502, 200]
     recorder.scripts[f"/{ext_id}/down.jpg"] = [503, 503, 503, 200]
@@ -455,7 +455,7 @@ def test_ac_photo_5xx_is_retried_twice_then_dropped(ac: Client, adminmail: str, 
 
 # -- 2.5 webhooks --------------------------------------------------------------------------------
 
-def test_ac_hook_1_invitation_accepted_is_delivered_signed(ac: Client, sb, serie3, recorder) -> None:
+def test_webhook_invitation_accepted_is_delivered_signed(ac: Client, sb, serie3, recorder) -> None:
     control(sb, "POST", "/_sandbox/config", {"receiver_url": recorder.url})
     adminmail = f"{uuid.uuid4().hex[:8]}@nueva.com.ar"
     control(sb, "POST", "/_sandbox/autocosmos/agencies", {"adminmail": adminmail, "name": "Nueva SA", "linked": False})
@@ -483,7 +483,7 @@ def test_ac_hook_1_invitation_accepted_is_delivered_signed(ac: Client, sb, serie
     assert ac("GET", f"/v3/publicaciones/{adminmail}").status_code == 200  # linked now
 
 
-def test_ac_hook_1_worked_vector_against_the_sandbox_signer(sb) -> None:
+def test_webhook_worked_vector_against_the_sandbox_signer(sb) -> None:
     """The sandbox's signature for the contract's vector, read without delivering, matches the contract."""
     control(sb, "POST", "/_sandbox/config", {"credentials": {"autocosmos_webhook_secret":
                                                              "example-webhook-secret-0123456789"}})
@@ -525,7 +525,7 @@ def test_enquiries_since_a_date(ac: Client, adminmail: str, serie3, sb) -> None:
 
 # -- call log and faults -------------------------------------------------------------------------
 
-def test_ac_sign_1_calls_are_logged_and_faults_answer_as_problems(ac: Client, sb) -> None:
+def test_signing_calls_are_logged_and_faults_answer_as_problems(ac: Client, sb) -> None:
     since = max([c["seq"] for c in sb.calls()] or [0])
     requests.post(sb.base_url + "/_sandbox/faults", json={"vendor": "autocosmos", "path": "/v3/marcas",
                                                           "status": 503, "times": 1}, timeout=10).raise_for_status()

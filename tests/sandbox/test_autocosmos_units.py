@@ -31,13 +31,13 @@ V1_PATH = "/v3/versiones/bestmatch?make=bmw&model=serie%203&year=2009&bodystyle=
 V2_BODY = b'{"Precio":{"Moneda":"ARS","Monto":27900000}}'
 
 
-def test_ac_sign_1_vector_1_canonical_and_signature() -> None:
+def test_signing_vector_1_canonical_and_signature() -> None:
     canonical = canonical_string("GET", None, "Thu, 01 Jan 2026 12:00:00 GMT", [], V1_PATH)
     assert canonical == "GET\n\nThu, 01 Jan 2026 12:00:00 GMT\n" + V1_PATH
     assert signature(SECRET, canonical) == "DKy/h9wLb4hENDNCKXSa0Hn7e0rL6OfjaVlN/aO6Gzc="
 
 
-def test_ac_sign_1_vector_2_digest_acs_header_and_signature() -> None:
+def test_signing_vector_2_digest_acs_header_and_signature() -> None:
     assert len(V2_BODY) == 44
     digest = body_digest(V2_BODY)
     assert digest == "sha-256=DVbpEiagJYF8ZOW94ywzr81y4MzIB1gSHbijHkCsgjc="
@@ -73,7 +73,7 @@ def _verify(headers: dict[str, str], body: bytes = V2_BODY, now: float | None = 
     )
 
 
-def test_ac_sign_1_verify_accepts_vector_2_at_its_date() -> None:
+def test_signing_verify_accepts_vector_2_at_its_date() -> None:
     signed = _verify(_vector_2_headers("Thu, 01 Jan 2026 12:00:05 GMT"), now=1767268805.0)
     assert signed.app_key == "demo-app-key"
 
@@ -90,14 +90,14 @@ def test_ac_sign_1_verify_accepts_vector_2_at_its_date() -> None:
         (lambda h: h.update(authorization=h["authorization"][:-4] + "AAA="), "firma"),
     ],
 )
-def test_ac_sign_1_verify_rejects(mutate, reason: str) -> None:
+def test_signing_verify_rejects(mutate, reason: str) -> None:
     headers = _vector_2_headers("Thu, 01 Jan 2026 12:00:05 GMT")
     mutate(headers)
     with pytest.raises(SignatureError, match=reason):
         _verify(headers, now=1767268805.0)
 
 
-def test_ac_sign_1_date_outside_300_seconds_is_refused() -> None:
+def test_signing_date_outside_300_seconds_is_refused() -> None:
     headers = _vector_2_headers("Thu, 01 Jan 2026 12:00:05 GMT")
     assert _verify(headers, now=1767268805.0 + 300)
     with pytest.raises(SignatureError, match="300"):
@@ -106,7 +106,7 @@ def test_ac_sign_1_date_outside_300_seconds_is_refused() -> None:
         _verify(headers, now=1767268805.0 - 301)
 
 
-def test_ac_sign_1_replay_guard_remembers_within_window_only() -> None:
+def test_signing_replay_guard_remembers_within_window_only() -> None:
     guard = ReplayGuard(window_seconds=10)
     key = ("k", "POST", "/v3/x", "Thu, 01 Jan 2026 12:00:05 GMT", "sha-256=x")
     assert guard.first_time(key, now=100.0)
@@ -115,7 +115,7 @@ def test_ac_sign_1_replay_guard_remembers_within_window_only() -> None:
     assert guard.first_time(key, now=111.0)
 
 
-def test_ac_hook_1_worked_vector() -> None:
+def test_webhook_worked_vector() -> None:
     assert (
         notification_signature(
             "example-webhook-secret-0123456789", "3f2a9c1e-5b7d-4e21-9a0f-6c8d2b4e1a70", "1767225600",
@@ -132,7 +132,7 @@ def _image(fmt: str, size: tuple[int, int]) -> bytes:
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
-def test_ac_photo_1_accepts_jpg_png_webp_at_minimum_size(fmt: str) -> None:
+def test_photo_judge_accepts_jpg_png_webp_at_minimum_size(fmt: str) -> None:
     assert judge_image(_image(fmt, (640, 360))) == "ok"
 
 
@@ -146,7 +146,7 @@ def test_ac_photo_1_accepts_jpg_png_webp_at_minimum_size(fmt: str) -> None:
         (b"<html>not found</html>", "not an image"),
     ],
 )
-def test_ac_photo_1_rejects(content: bytes, reason: str) -> None:
+def test_photo_judge_rejects(content: bytes, reason: str) -> None:
     assert judge_image(content).startswith(reason)
 
 
