@@ -15,6 +15,7 @@ import json
 from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Mapping
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -31,7 +32,7 @@ from dealer_pipeline.sandbox.autocosmos_publications import PhotoJob, Publicatio
 from dealer_pipeline.sandbox.autocosmos_signing import NON_IDEMPOTENT, ReplayGuard, SignatureError, verify
 from dealer_pipeline.sandbox.autocosmos_webhooks import TOPIC_INVITATION_ACCEPTED, build_notification
 from dealer_pipeline.sandbox.autocosmos_validation import parse_href
-from dealer_pipeline.sandbox.catalogue import BadQuery, Catalogue, Marca, build_catalogue
+from dealer_pipeline.sandbox.catalogue import BadQuery, Catalogue, Marca, build_catalogue, normalise
 from dealer_pipeline.sandbox.photos import (
     CONCURRENT_DOWNLOADS,
     VENDOR_RETRY_INTERVAL_SECONDS,
@@ -170,10 +171,12 @@ async def version_detail(request: Request) -> Response:
 
 async def marcas(request: Request) -> Response:
     catalogue = _state(request).catalogue
-    q = request.query_params.get("q", "").strip().lower()
+    q = request.query_params.get("q", "").strip()
+    wanted = normalise(q)
     entries = [catalogue.render_marca(m) for m in catalogue.marcas.values()
-               if not q or any(q in name for name in m.names)]
-    return _json({"_links": {"self": {"href": "/v3/marcas" + (f"?q={q}" if q else "")}}, "_entries": entries})
+               if not wanted or any(wanted in name for name in m.names)]
+    self_href = "/v3/marcas" + (f"?{urlencode({'q': q})}" if q else "")
+    return _json({"_links": {"self": {"href": self_href}}, "_entries": entries})
 
 
 async def marca_detail(request: Request) -> Response:
@@ -214,7 +217,7 @@ async def modelos(request: Request) -> Response:
     raw = _required_param(request, "marca")
     marca = _marca_param(catalogue, raw)
     entries = [] if marca is None else [catalogue.render_modelo(m) for m in catalogue.modelos_of(marca.id)]
-    return _json({"_links": {"self": {"href": f"/v3/modelos?marca={raw}"}}, "_entries": entries})
+    return _json({"_links": {"self": {"href": f"/v3/modelos?{urlencode({'marca': raw})}"}}, "_entries": entries})
 
 
 async def modelo_detail(request: Request) -> Response:
@@ -270,7 +273,7 @@ async def list_publications(request: Request) -> Response:
     agency = state.agency(request.path_params["adminmail"])
     operador = request.query_params.get("operador")
     entries = [p.render() for p in state.publications.list(agency.adminmail, operador)]
-    href = f"/v3/publicaciones/{agency.adminmail}" + (f"?operador={operador}" if operador else "")
+    href = f"/v3/publicaciones/{agency.adminmail}" + (f"?{urlencode({'operador': operador})}" if operador else "")
     return _json({"_links": {"self": {"href": href}}, "_entries": entries})
 
 
