@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
+import os
 import random
 import secrets
 import sys
@@ -160,7 +161,19 @@ def timed(fn):  # type: ignore[no-untyped-def]
     return value, time.perf_counter() - start
 
 
+def _server_cpu(pid: int | None) -> float:
+    """CPU seconds of a local PostgreSQL backend (utime + stime from /proc); 0 when unreadable."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_store(label: str, url: str, passes: list[tuple[str, list[dict[str, Any]]]]) -> list[tuple]:
+    """Each pass in one transaction: wall seconds, our CPU seconds, the PostgreSQL backend's CPU seconds."""
     engine = create_store_engine(url)
     migrate.upgrade(engine)
     rows_out = []
@@ -168,13 +181,13 @@ def bench_store(label: str, url: str, passes: list[tuple[str, list[dict[str, Any
     try:
         for name, rows in passes:
             now += timedelta(hours=1)
-
-            def run() -> Any:
-                with transaction(engine) as conn:
-                    return apply_vehicles(conn, rows, cause="baseline", now=now, seen_in_baseline=True)
-
-            result, seconds = timed(run)
-            rows_out.append((label, name, len(rows), seconds, result))
+            gc.collect()
+            with transaction(engine) as conn:
+                pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() if label == "postgresql" else None
+                server_before, cpu_before, start = _server_cpu(pid), time.process_time(), time.perf_counter()
+                result = apply_vehicles(conn, rows, cause="baseline", now=now, seen_in_baseline=True)
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_before
+            rows_out.append((label, name, len(rows), seconds, cpu, _server_cpu(pid) - server_before, result))
         with engine.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(vehicles)).scalar()
             changes = conn.execute(sa.select(sa.func.count()).select_from(vehicle_changes)).scalar()
@@ -195,8 +208,10 @@ def main() -> int:
     records = make_records(args.records)
     received = datetime(2026, 6, 3, 12, tzinfo=timezone.utc)
 
+    cpu = time.process_time()
     batch, seconds = timed(lambda: autotrader.normalize_stock(records, received_at=received))
-    print(f"\nnormalize_stock (per-record walk): {len(batch.rows):,} rows in {seconds:.2f} s "
+    cpu = time.process_time() - cpu
+    print(f"\nnormalize_stock (per-record walk): {len(batch.rows):,} rows in {seconds:.2f} s wall, {cpu:.2f} s CPU "
           f"= {len(batch.rows) / seconds:,.0f} records/s; rejected {len(batch.rejected)}, "
           f"unknown values {sum(batch.unknown_values.values())}")
     if not args.skip_pandas:
@@ -231,11 +246,13 @@ def main() -> int:
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             admin.dispose()
 
-    print(f"\n{'store':<11} {'pass':<12} {'rows':>8} {'seconds':>8} {'rows/s':>9} "
+    print(f"\n{'store':<11} {'pass':<12} {'rows':>8} {'wall s':>7} {'rows/s':>7} {'our cpu':>7} {'pg cpu':>7} "
           f"{'created':>8} {'updated':>8} {'unchanged':>9} {'stale':>7} {'changes':>8}")
-    for label, name, count, seconds, r in results:
-        print(f"{label:<11} {name:<12} {count:>8,} {seconds:>8.2f} {count / seconds:>9,.0f} "
-              f"{r.created:>8,} {r.updated:>8,} {r.unchanged:>9,} {r.stale:>7,} {r.changes:>8,}")
+    for label, name, count, seconds, cpu, server, r in results:
+        print(f"{label:<11} {name:<12} {count:>8,} {seconds:>7.2f} {count / seconds:>7,.0f} {cpu:>7.2f} "
+              f"{server:>7.2f} {r.created:>8,} {r.updated:>8,} {r.unchanged:>9,} {r.stale:>7,} {r.changes:>8,}")
+    print(f"\n{os.cpu_count()} cores; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          "(wall time grows with other work on the machine; CPU columns do not)")
     return 0
 
 

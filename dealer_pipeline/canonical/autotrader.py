@@ -159,14 +159,16 @@ def _row(
         row["video_url"] = _href(media.get("video"))
         row["spin_url"] = _href(media.get("spin"))
 
-    if "features" in record:
-        row["features"] = _features(record["features"], flag)
-    if "highlights" in record:
-        highlights = record["highlights"]
-        if highlights is not None and not isinstance(highlights, list):
+    # A section that is absent or null is "not sent": its columns stay out of the row.
+    features = record.get("features")
+    if features is not None:
+        row["features"] = _features(features, flag)
+    highlights = record.get("highlights")
+    if highlights is not None:
+        if isinstance(highlights, list):
+            row["highlights"] = highlights
+        else:
             flag("highlights", type(highlights).__name__)
-            highlights = None
-        row["highlights"] = highlights
     return row
 
 
@@ -286,8 +288,6 @@ def _images(items: Any, size: str, flag: Flag) -> list[str]:
 
 
 def _features(items: Any, flag: Flag) -> list[dict[str, Any]] | None:
-    if items is None:
-        return None
     if not isinstance(items, list):
         flag("features", type(items).__name__)
         return None

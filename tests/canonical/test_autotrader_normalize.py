@@ -268,3 +268,14 @@ def test_at_advn_3_advertiser_to_dealer_row() -> None:
     assert autotrader.normalize_advertiser(record, received_at=RECEIVED, source_updated_at=at)["source_updated_at"] == at
     with pytest.raises(ValueError, match="advertiserId"):
         autotrader.normalize_advertiser({"name": "No Id Motors"}, received_at=RECEIVED)
+
+
+def test_null_sections_count_as_not_sent_but_empty_lists_clear() -> None:
+    record = autotrader_record()
+    record.update(features=None, highlights=None, media=None)
+    row = _one(record)
+    assert "features" not in row and "highlights" not in row and "images" not in row
+    record.update(features=[], highlights=[], media={"images": []})
+    row = _one(record)
+    assert row["features"] == [] and row["highlights"] == [] and row["images"] == []
+    assert row["video_url"] is None
