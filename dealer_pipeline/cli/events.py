@@ -16,11 +16,13 @@ def events() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def process(as_json: bool) -> None:
     """Apply every pending event, oldest first; each is marked applied, ignored or failed."""
-    from dealer_pipeline.events import apply_all_pending
+    from dealer_pipeline.events import apply_all_pending, followups
     from dealer_pipeline.store.engine import get_engine
 
-    summary = apply_all_pending(get_engine())
-    result = summary.as_dict()
+    engine = get_engine()
+    summary = apply_all_pending(engine)
+    after = followups.run(engine, summary.followups)
+    result = summary.as_dict() | {"refetch_calls": after.refetch_calls, "refetch_error": after.error}
     if as_json:
         click.echo(json.dumps(result, sort_keys=True))
         return
@@ -30,3 +32,8 @@ def process(as_json: bool) -> None:
         click.echo(f"  {kind}: {count}")
     for error in summary.errors:
         click.echo(f"  failed: {error}")
+    if summary.refetch_requested:
+        click.echo(f"enrichments: {summary.refetch_requested} vehicles changed derivativeId or features, "
+                   f"{after.refetch_calls} calls made" + (f" (failed: {after.error})" if after.error else ""))
+    if summary.lead_details_pending:
+        click.echo(f"leads: {summary.lead_details_pending} new, detail fetch pending")

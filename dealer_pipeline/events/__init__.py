@@ -6,7 +6,7 @@ counting `attempts`. The event's own status is the truth: running the same selec
 or two runs over overlapping selections, applies every event once.
 """
 
-from dealer_pipeline.events.apply import ALL_DEALERS, ApplySummary, apply_events, apply_all_pending
+from dealer_pipeline.events.apply import ALL_DEALERS, ApplySummary, apply_all_pending, apply_events
 from dealer_pipeline.events.queue import EventBatch, PendingEvent, group_by_dealer, pending_events
 
 __all__ = [

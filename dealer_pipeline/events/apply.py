@@ -2,13 +2,13 @@
 
 Events are applied in id order, in chunks, one transaction per chunk: the event rows are
 claimed and re-checked to be `pending`, their changes written and their status set in the
-same commit. Chunks from concurrent runs take turns (a transaction-scoped advisory lock on
-PostgreSQL; SQLite write transactions are exclusive anyway), so two runs never interleave
-versions of one vehicle, and the change history stays exact; chunks are short. So an event is applied exactly once, whatever runs
-overlap or crash. If anything unexpected fails in a chunk, the chunk is rolled back and its
-events are retried one by one, so one bad event cannot hold back the others: it alone is
-marked with the error (`failed` for a content problem; left `pending` with the error for
-something transient, until `MAX_ATTEMPTS`).
+same commit, so an event is applied exactly once, whatever runs overlap or crash. Chunks
+from concurrent runs take turns (a transaction-scoped advisory lock on PostgreSQL; SQLite
+write transactions are exclusive anyway), so two runs never interleave versions of one
+vehicle and the change history stays exact; chunks are short. If anything unexpected fails
+in a chunk, the chunk is rolled back and its events are retried one by one, so one bad event
+cannot hold back the others: it alone is marked with the error (`failed` for a content
+problem; left `pending` with the error for something transient, until `MAX_ATTEMPTS`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 
-from dealer_pipeline.events import autocosmos, autotrader, followups as after_commit, webmotors
+from dealer_pipeline.events import autocosmos, autotrader, webmotors
 from dealer_pipeline.events.model import APPLIED, FAILED, IGNORED, PENDING, Followups, Outcome, StoredEvent
 from dealer_pipeline.events.queue import select_pending_ids
 from dealer_pipeline.store.engine import is_postgres, transaction
@@ -53,9 +53,17 @@ class ApplySummary:
     event_ids: list[int] = field(default_factory=list)
     ignored_reasons: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)  # first few failure reasons
-    refetch_requested: int = 0  # vehicles whose features / charge times must be fetched again
-    refetch_done: int = 0
-    lead_details_pending: int = 0
+    #: vendor calls the applied events ask for, to make after the commit (`followups.run`)
+    followups: Followups = field(default_factory=Followups)
+
+    @property
+    def refetch_requested(self) -> int:
+        """Vehicles whose features / charge times must be fetched again."""
+        return len(self.followups.refetch)
+
+    @property
+    def lead_details_pending(self) -> int:
+        return len(self.followups.lead_details)
 
     @property
     def processed(self) -> int:
@@ -82,9 +90,17 @@ class ApplySummary:
             "last_event_id": max(self.event_ids) if self.event_ids else None,
             "errors": list(self.errors),
             "refetch_requested": self.refetch_requested,
-            "refetch_done": self.refetch_done,
             "lead_details_pending": self.lead_details_pending,
         }
+
+    def merge(self, other: "ApplySummary") -> None:
+        for name in ("applied", "ignored", "failed", "retry_later"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.by_type.update(other.by_type)
+        self.ignored_reasons.update(other.ignored_reasons)
+        self.event_ids.extend(other.event_ids)
+        self.errors.extend(other.errors[: max(0, 10 - len(self.errors))])
+        self.followups.extend(other.followups)
 
 
 class _Context:
@@ -114,14 +130,17 @@ def apply_events(
     last_id: int | None = None,
     limit: int = DEFAULT_LIMIT,
     now: Callable[[], datetime] = utcnow,
-    run_followups: bool = True,
 ) -> ApplySummary:
-    """Apply the pending events selected by ids, id range and/or dealer; idempotent."""
+    """Apply the pending events selected by ids, id range and/or dealer; idempotent.
+
+    Vendor calls the events ask for are not made here: they are in `summary.followups`, for
+    `dealer_pipeline.events.followups.run` once this has returned (everything is committed).
+    """
     with engine.connect() as conn:
         ids = select_pending_ids(conn, event_ids=event_ids, dealer_id=dealer_id, first_id=first_id,
                                  last_id=last_id, limit=limit, any_dealer=ALL_DEALERS)
     summary = ApplySummary()
-    pending_work = Followups()
+    pending_work = summary.followups
     context = _Context()
     for start in range(0, len(ids), CHUNK_EVENTS):
         chunk = ids[start : start + CHUNK_EVENTS]
@@ -135,11 +154,6 @@ def apply_events(
             continue
         _tally(summary, done)
         pending_work.extend(work)
-    if run_followups:
-        report = after_commit.run(engine, pending_work)
-        summary.refetch_requested = len(pending_work.refetch)
-        summary.refetch_done = report.refetched
-        summary.lead_details_pending = report.lead_details_pending
     return summary
 
 
@@ -153,15 +167,8 @@ def apply_all_pending(engine: sa.Engine, *, batch: int = DEFAULT_LIMIT) -> Apply
                                      any_dealer=ALL_DEALERS)
         if not ids:
             return total
-        part = apply_events(engine, event_ids=ids)
+        total.merge(apply_events(engine, event_ids=ids))
         after = max(ids)
-        for name in ("applied", "ignored", "failed", "retry_later", "refetch_requested", "refetch_done",
-                     "lead_details_pending"):
-            setattr(total, name, getattr(total, name) + getattr(part, name))
-        total.by_type.update(part.by_type)
-        total.ignored_reasons.update(part.ignored_reasons)
-        total.event_ids.extend(part.event_ids)
-        total.errors.extend(part.errors[: max(0, 10 - len(total.errors))])
 
 
 def _claim(conn: sa.Connection, ids: Sequence[int]) -> tuple[list[StoredEvent], list[tuple[int, int, Outcome]]]:

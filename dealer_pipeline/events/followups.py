@@ -27,8 +27,9 @@ Refetcher = Callable[[sa.Engine, Mapping[str, set[str]]], int]
 
 @dataclass(frozen=True)
 class FollowupReport:
-    refetched: int = 0
+    refetch_calls: int = 0  # vendor calls the enrichment rule made
     lead_details_pending: int = 0
+    error: str | None = None  # why the refetch failed (the need stays recorded in the store)
 
 
 def _autotrader_refetcher() -> Refetcher | None:
@@ -40,8 +41,9 @@ def _autotrader_refetcher() -> Refetcher | None:
     return getattr(autotrader_sync, "refresh_enrichments", None)
 
 
-def run(engine: sa.Engine, work: Followups) -> FollowupReport:
-    refetched = 0
+def run(engine: sa.Engine, work: Followups, *, raise_errors: bool = False) -> FollowupReport:
+    """Make the calls `work` asks for; with `raise_errors` a vendor failure propagates."""
+    calls, error = 0, None
     if work.refetch:
         refetcher = _autotrader_refetcher()
         if refetcher is None:
@@ -49,10 +51,13 @@ def run(engine: sa.Engine, work: Followups) -> FollowupReport:
                      "fetched by the next stock features run", len(work.refetch))
         else:
             try:
-                refetched = refetcher(engine, work.refetch)
-            except Exception as exc:  # noqa: BLE001 - the events stay applied; the need stays visible
+                calls = refetcher(engine, work.refetch)
+            except Exception as exc:  # the events stay applied; the need stays visible in the store
+                if raise_errors:
+                    raise
+                error = f"{type(exc).__name__}: {exc}"
                 log.warning("refetching enrichments for %d vehicles failed (%s); the next enrichment run "
                             "picks them up", len(work.refetch), type(exc).__name__)
     if work.lead_details:
         log.info("%d new leads: detail fetch pending (leads.detail is NULL)", len(work.lead_details))
-    return FollowupReport(refetched=refetched, lead_details_pending=len(work.lead_details))
+    return FollowupReport(refetch_calls=calls, lead_details_pending=len(work.lead_details), error=error)

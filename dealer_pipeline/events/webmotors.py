@@ -7,8 +7,6 @@ trustworthy. `leads.detail` stays NULL until the detail has been fetched.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import sqlalchemy as sa
 
 from dealer_pipeline.canonical import convert

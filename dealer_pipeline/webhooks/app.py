@@ -99,8 +99,9 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
             except _TooLarge as too_large:
                 delivery = Delivery(source, headers, query, b"", received_at, remote)
                 reason = f"body over {settings.webhook_max_bytes} bytes"
+                size = too_large.size
                 try:
-                    await _run(lambda: intake.reject(delivery, 413, reason, body_bytes=too_large.size))
+                    await _run(lambda: intake.reject(delivery, 413, reason, body_bytes=size))
                 except sa.exc.SQLAlchemyError:
                     log.exception("could not record a rejected %s webhook", source)
                 return Response(status_code=413)

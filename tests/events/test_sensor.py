@@ -15,6 +15,7 @@ from dealer_pipeline.definitions import defs
 from dealer_pipeline.defs.operations import events as ops_events
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.events import apply_all_pending
+from dealer_pipeline.sandbox.runner import SandboxHandle
 from dealer_pipeline.store.schema import webhook_events
 from dealer_pipeline.webhooks.runner import ReceiverHandle
 from tests.events.helpers import deliver, deliver_autocosmos, deliver_lead, event, vehicle
@@ -22,6 +23,14 @@ from tests.events.records import new_stock_id, notification, stock_record
 
 SENSOR = "webhook_events_sensor"
 JOB = "apply_webhook_events_job"
+
+# The runs make the vendor calls the events ask for (features of new stock) against the sandbox.
+pytestmark = pytest.mark.usefixtures("vendor_sandbox")
+
+
+@pytest.fixture
+def advertisers(vendor_sandbox: SandboxHandle) -> list[str]:
+    return [a["advertiser_id"] for a in vendor_sandbox.world()["autotrader"] if a["on_integration"] and a["stock_sync"]]
 
 
 @pytest.fixture
@@ -51,11 +60,12 @@ def _run(instance: dg.DagsterInstance, url: str, request: dg.RunRequest) -> dg.E
                                   resources={"store": StoreResource(database_url=url)})
 
 
-def _burst(receiver: ReceiverHandle) -> dict[str, list[int]]:
+def _burst(receiver: ReceiverHandle, advertisers: list[str]) -> dict[str | None, list[int]]:
     """Events for two Autotrader dealers, a Webmotors dealer and one that names no dealer."""
-    ids: dict[str, list[int]] = {"autotrader:111": [], "autotrader:222": [], "webmotors:03347828000109": [],
-                                 None: []}
-    for advertiser in ("111", "222", "111"):
+    first, second = advertisers[:2]
+    ids: dict[str | None, list[int]] = {f"autotrader:{first}": [], f"autotrader:{second}": [],
+                                        "webmotors:03347828000109": [], None: []}
+    for advertiser in (first, second, first):
         ids[f"autotrader:{advertiser}"].append(
             deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id=advertiser))))
     ids["webmotors:03347828000109"].append(deliver_lead(receiver, {"IdLead": str(uuid.uuid4().int)[:9],
@@ -67,12 +77,12 @@ def _burst(receiver: ReceiverHandle) -> dict[str, list[int]]:
 
 def test_sensor_requests_one_run_per_dealer_and_advances_its_cursor(
     receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
-    start_cursor: str,
+    start_cursor: str, advertisers: list[str],
 ) -> None:
-    ids = _burst(receiver)
+    ids = _burst(receiver, advertisers)
     result = _tick(instance, module_store_url, start_cursor)
     by_dealer = {r.tags["dealer_id"]: r for r in result.run_requests}
-    assert set(by_dealer) == {"autotrader:111", "autotrader:222", "webmotors:03347828000109", "none"}
+    assert set(by_dealer) == {dealer or "none" for dealer in ids}
     for dealer, event_ids in ids.items():
         request = by_dealer[dealer or "none"]
         config = request.run_config["ops"]["apply_webhook_events"]["config"]
@@ -89,11 +99,11 @@ def test_sensor_requests_one_run_per_dealer_and_advances_its_cursor(
 
 def test_sensor_runs_apply_the_events_through_a_real_instance(
     receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
-    start_cursor: str,
+    start_cursor: str, advertisers: list[str],
 ) -> None:
     stock_id = new_stock_id()
-    first = deliver(receiver, notification(stock_record(stock_id, 1, advertiser_id="333")))
-    updated = stock_record(stock_id, 2, advertiser_id="333")
+    first = deliver(receiver, notification(stock_record(stock_id, 1, advertiser_id=advertisers[0])))
+    updated = stock_record(stock_id, 2, advertiser_id=advertisers[0])
     updated["vehicle"]["odometerReadingMiles"] = 46000
     second = deliver(receiver, notification(updated))
     result = _tick(instance, module_store_url, start_cursor)
@@ -104,15 +114,15 @@ def test_sensor_runs_apply_the_events_through_a_real_instance(
     assert [event(module_engine, i)["status"] for i in (first, second)] == ["applied", "applied"]
     assert vehicle(module_engine, stock_id)["mileage_km"] == 74030
     stored = instance.get_run_by_id(run.run_id)
-    assert stored.tags["dealer_id"] == "autotrader:333" and stored.tags["webhook_events"] == f"{first}-{second}"
+    assert stored.tags["dealer_id"] == f"autotrader:{advertisers[0]}" and stored.tags["webhook_events"] == f"{first}-{second}"
 
 
 def test_a_failed_tick_neither_loses_nor_double_applies(
     receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
-    start_cursor: str,
+    start_cursor: str, advertisers: list[str],
 ) -> None:
     stock_id = new_stock_id()
-    event_id = deliver(receiver, notification(stock_record(stock_id, 1, advertiser_id="444")))
+    event_id = deliver(receiver, notification(stock_record(stock_id, 1, advertiser_id=advertisers[0])))
     lost = _tick(instance, module_store_url, start_cursor)  # its cursor is never saved
     retried = _tick(instance, module_store_url, start_cursor)
     assert [r.run_key for r in lost.run_requests] == [r.run_key for r in retried.run_requests]
@@ -124,9 +134,9 @@ def test_a_failed_tick_neither_loses_nor_double_applies(
 
 def test_sweep_requests_again_events_a_failed_run_left_pending(
     receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
-    start_cursor: str,
+    start_cursor: str, advertisers: list[str],
 ) -> None:
-    event_id = deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id="555")))
+    event_id = deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id=advertisers[0])))
     moved_on = _tick(instance, module_store_url, start_cursor)  # its run never happens
     assert len(moved_on.run_requests) == 1
     with module_engine.begin() as conn:  # the event has now waited longer than RETRY_AFTER
@@ -145,12 +155,27 @@ def test_sweep_requests_again_events_a_failed_run_left_pending(
 
 def test_sensor_query_is_bounded(
     receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
-    start_cursor: str, monkeypatch: pytest.MonkeyPatch,
+    start_cursor: str, monkeypatch: pytest.MonkeyPatch, advertisers: list[str],
 ) -> None:
     monkeypatch.setattr(ops_events, "MAX_EVENTS_PER_TICK", 2)
-    ids = [deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id="666"))) for _ in range(3)]
+    ids = [deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id=advertisers[0]))) for _ in range(3)]
     first = _tick(instance, module_store_url, start_cursor)
     assert json.loads(first.cursor)["after_id"] == ids[1]
     second = _tick(instance, module_store_url, first.cursor)
     (request,) = second.run_requests
     assert request.run_config["ops"]["apply_webhook_events"]["config"]["first_id"] == ids[2]
+
+
+def test_driver_ticks_like_the_daemon_until_the_burst_is_applied(
+    receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
+    start_cursor: str, advertisers: list[str],
+) -> None:
+    from dealer_pipeline.defs.operations.driver import SensorDriver
+
+    ids = _burst(receiver, advertisers)
+    driver = SensorDriver(instance, StoreResource(database_url=module_store_url), cursor=start_cursor)
+    assert driver.run_until_idle(interval=0) == 4  # one run per dealer group
+    assert all(run.success for run in driver.runs)
+    statuses = {event(module_engine, i)["status"] for group in ids.values() for i in group}
+    assert statuses <= {"applied", "ignored"} and "pending" not in statuses
+    assert driver.applied() == 4  # three stock updates and the lead; the unknown topic is ignored

@@ -7,7 +7,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-import sqlalchemy as sa
 
 from dealer_pipeline.store.engine import create_store_engine
 from dealer_pipeline.webhooks.runner import start_receiver

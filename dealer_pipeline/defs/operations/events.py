@@ -22,7 +22,8 @@ from typing import Optional
 import dagster as dg
 
 from dealer_pipeline.defs.resources import StoreResource
-from dealer_pipeline.events import ALL_DEALERS, apply_events, group_by_dealer, pending_events
+from dealer_pipeline.events import ALL_DEALERS, apply_events, followups, group_by_dealer, pending_events
+from dealer_pipeline.events.model import Followups
 from dealer_pipeline.store.types import utcnow
 
 SENSOR_INTERVAL_SECONDS = 5
@@ -54,7 +55,10 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyEventsConf
         first_id=config.first_id,
         last_id=config.last_id,
     )
-    result = summary.as_dict()
+    result = summary.as_dict() | {
+        "refetch": {vid: sorted(kinds) for vid, kinds in summary.followups.refetch.items()},
+        "lead_details": [list(pair) for pair in summary.followups.lead_details],
+    }
     context.log.info(
         f"events {config.first_id}..{config.last_id} ({config.dealer_id or 'no dealer'}): "
         f"{summary.applied} applied, {summary.ignored} ignored, {summary.failed} failed, "
@@ -74,14 +78,35 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyEventsConf
     return result
 
 
+@dg.op(
+    name="fetch_after_events",
+    description="Vendor calls the applied events ask for: features / charge times of vehicles whose derivativeId "
+                "or features changed (AT-FEAT-2, AT-CHG-3). The events are already committed.",
+)
+def fetch_after_events(context: dg.OpExecutionContext, applied: dict, store: StoreResource) -> None:
+    work = Followups(
+        refetch={vid: set(kinds) for vid, kinds in applied.get("refetch", {}).items()},
+        lead_details=[(dealer, key) for dealer, key in applied.get("lead_details", [])],
+    )
+    if not work.refetch and not work.lead_details:
+        return
+    report = followups.run(store.engine(), work, raise_errors=True)
+    context.add_output_metadata({
+        "vehicles_to_refresh": len(work.refetch),
+        "refetch_calls": report.refetch_calls,
+        "lead_details_pending": report.lead_details_pending,
+    })
+
+
 @dg.job(
     name="apply_webhook_events_job",
-    description="Applies the webhook events the sensor hands it (one dealer's id range per run).",
+    description="Applies the webhook events the sensor hands it (one dealer's id range per run), then makes "
+                "the vendor calls they ask for.",
     executor_def=dg.in_process_executor,
     tags={"domain": "operations"},
 )
 def apply_webhook_events_job() -> None:
-    apply_webhook_events()
+    fetch_after_events(apply_webhook_events())
 
 
 @dataclass(frozen=True)
