@@ -23,10 +23,16 @@ STOCK_ID = "8a46844d9e4aa706019e7a88f05f4808"
 VID = f"autotrader:{STOCK_ID}"
 
 
-@pytest.fixture(params=["statement", "copy"])
-def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Writes through `repository.upsert`, or (PostgreSQL) through COPY from the first row."""
-    monkeypatch.setattr(apply_module, "COPY_MIN_ROWS", 1 if request.param == "copy" else 10**9)
+#: Both stores through `repository.upsert`, and PostgreSQL once more through COPY from the first row.
+WRITE_PATHS = pytest.mark.parametrize(
+    ("backend", "write_path"), [("sqlite", "statement"), ("postgresql", "statement"), ("postgresql", "copy")]
+)
+
+
+@pytest.fixture
+def writes(write_path: str, backend: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Forces the write path under test, and checks afterwards that COPY ran exactly when intended."""
+    monkeypatch.setattr(apply_module, "COPY_MIN_ROWS", 1 if write_path == "copy" else 10**9)
     copies: list[int] = []
     real_copy = bulk.copy_upsert
 
@@ -35,9 +41,8 @@ def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
         return real_copy(*args, **kwargs)
 
     monkeypatch.setattr(bulk, "copy_upsert", counted)
-    yield request.param
-    expect_copy = request.param == "copy" and request.getfixturevalue("backend") == "postgresql"
-    assert bool(copies) == expect_copy, f"COPY used {len(copies)} times on the {request.param} path"
+    yield write_path
+    assert bool(copies) == (write_path == "copy"), f"COPY used {len(copies)} times on the {write_path} path"
 
 
 def _rows(*records: dict) -> list[dict]:
@@ -63,7 +68,8 @@ def _changes(store: sa.Engine) -> list[sa.RowMapping]:
         return list(conn.execute(sa.select(vehicle_changes).order_by(vehicle_changes.c.id)).mappings())
 
 
-def test_insert_creates_the_vehicle_with_every_column(store: sa.Engine, write_path: str) -> None:
+@WRITE_PATHS
+def test_insert_creates_the_vehicle_with_every_column(store: sa.Engine, writes: str) -> None:
     record = autotrader_record()
     result = _apply(store, _rows(record), seen_in_baseline=True)
     assert (result.created, result.updated, result.unchanged, result.stale, result.changes) == (1, 0, 0, 0, 0)
@@ -79,7 +85,8 @@ def test_insert_creates_the_vehicle_with_every_column(store: sa.Engine, write_pa
     assert _changes(store) == []
 
 
-def test_at_upd_change_writes_one_row_per_changed_field(store: sa.Engine, write_path: str) -> None:
+@WRITE_PATHS
+def test_at_upd_change_writes_one_row_per_changed_field(store: sa.Engine, writes: str) -> None:
     _apply(store, _rows(autotrader_record()))
     changed = autotrader_record(versionNumber=8)
     changed["adverts"]["retailAdverts"]["totalPrice"] = {"amountGBP": 10795}
@@ -136,7 +143,8 @@ def test_equal_version_with_other_content_is_a_duplicate(store: sa.Engine) -> No
     assert _vehicle(store)["colour"] == "Grey"
 
 
-def test_out_of_order_v7_v5_v8(store: sa.Engine, write_path: str) -> None:
+@WRITE_PATHS
+def test_out_of_order_v7_v5_v8(store: sa.Engine, writes: str) -> None:
     def priced(version: int, price: int) -> dict:
         return variant(autotrader_record(versionNumber=version), "adverts.retailAdverts.totalPrice",
                        {"amountGBP": price})
@@ -151,7 +159,8 @@ def test_out_of_order_v7_v5_v8(store: sa.Engine, write_path: str) -> None:
     assert _vehicle(store)["source_version"] == 8
 
 
-def test_several_versions_in_one_call_apply_in_order(store: sa.Engine, write_path: str) -> None:
+@WRITE_PATHS
+def test_several_versions_in_one_call_apply_in_order(store: sa.Engine, writes: str) -> None:
     rows = _rows(
         variant(autotrader_record(versionNumber=7), "vehicle.colour", "Grey"),
         variant(autotrader_record(versionNumber=9), "vehicle.colour", "Blue"),
@@ -187,7 +196,8 @@ def test_refined_rows_leave_absent_sections_alone(store: sa.Engine) -> None:
     assert len(stored["images"]) == 1 and len(stored["features"]) == 2 and stored["source_version"] == 8
 
 
-def test_webmotors_older_updated_at_never_overwrites(store: sa.Engine, write_path: str) -> None:
+@WRITE_PATHS
+def test_webmotors_older_updated_at_never_overwrites(store: sa.Engine, writes: str) -> None:
     dealer = "webmotors:03347828000109"
 
     def rows(updated_at: str, price: str) -> list[dict]:
@@ -202,7 +212,8 @@ def test_webmotors_older_updated_at_never_overwrites(store: sa.Engine, write_pat
     assert _vehicle(store, "webmotors:51234567")["price_amount"] == Decimal("87900.00")
 
 
-def test_mark_missing_removed_and_revival(store: sa.Engine, write_path: str) -> None:
+@WRITE_PATHS
+def test_mark_missing_removed_and_revival(store: sa.Engine, writes: str) -> None:
     ids = [f"{n:032x}" for n in range(1, 5)]
     records = [autotrader_record(stockId=stock_id) for stock_id in ids]
     records[3] = autotrader_record(stockId=ids[3], lifecycleState="DELETED")
@@ -271,7 +282,8 @@ def test_at_advn_3_dealers_upsert_honours_source_time(store: sa.Engine) -> None:
     assert stored["raw"]["name"] == "Example Motors Group"
 
 
-def test_awkward_values_round_trip(store: sa.Engine, write_path: str) -> None:
+@WRITE_PATHS
+def test_awkward_values_round_trip(store: sa.Engine, writes: str) -> None:
     """Tabs, newlines, backslashes, quotes and accents survive both write paths unchanged."""
     text = 'Tab\there, line\nbreak, CR\r, back\\slash \\N, "quoted", Único dono — ¿sí?'
     record = autotrader_record()
@@ -288,7 +300,8 @@ def test_awkward_values_round_trip(store: sa.Engine, write_path: str) -> None:
     assert stored["shown_on_dealer_site"] is True and stored["spin_url"] is None
 
 
-def test_sql_guard_keeps_the_newer_row_against_a_late_writer(store: sa.Engine, write_path: str) -> None:
+@WRITE_PATHS
+def test_sql_guard_keeps_the_newer_row_against_a_late_writer(store: sa.Engine, writes: str) -> None:
     """The upsert's own condition stops an older version even when the Python diff was bypassed."""
     _apply(store, _rows(autotrader_record(versionNumber=9)))
     (late,) = _rows(variant(autotrader_record(versionNumber=4), "vehicle.colour", "Pink"))
@@ -299,7 +312,8 @@ def test_sql_guard_keeps_the_newer_row_against_a_late_writer(store: sa.Engine, w
     assert stored["colour"] == "Grey" and stored["source_version"] == 9
 
 
-def test_duplicates_then_a_newer_version_in_one_call(store: sa.Engine, write_path: str) -> None:
+@WRITE_PATHS
+def test_duplicates_then_a_newer_version_in_one_call(store: sa.Engine, writes: str) -> None:
     _apply(store, _rows(autotrader_record(versionNumber=7)))
     rows = _rows(
         autotrader_record(versionNumber=7),
