@@ -11,6 +11,7 @@ advertiser's access (403), then the resource (404).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import hmac
 import json
@@ -96,6 +97,13 @@ def sign(secret: str, t: int, raw: bytes) -> str:
     """`Autotrader-Signature` value: `t=<t>,v1=<hex HMAC-SHA256(secret, "<t>." + raw)>` (2.6)."""
     digest = hmac.new(secret.encode(), str(t).encode() + b"." + raw, hashlib.sha256).hexdigest()
     return f"t={t},v1={digest}"
+
+
+@functools.lru_cache(maxsize=8192)
+def _features_body(derivative_id: str, record_features: bytes) -> bytes:
+    """The features endpoint's body; the pipeline calls it once per stock item, so it is cached."""
+    features = uk_stock.taxonomy_features(derivative_id, json.loads(record_features))
+    return json.dumps({"features": features}, separators=(",", ":")).encode()
 
 
 # -- the API ----------------------------------------------------------------------------------
@@ -214,8 +222,8 @@ class AutotraderApi:
         if isinstance(found, Response):
             return found
         item, _ = found
-        features = uk_stock.taxonomy_features(item.derivative_id or item.stock_id, item.section("features"))
-        return JSONResponse({"features": features})
+        body = _features_body(item.derivative_id or item.stock_id, item.sections["features"])
+        return Response(body, media_type="application/json")
 
     async def charge_times(self, request: Request) -> Response:
         found = self._item(request)

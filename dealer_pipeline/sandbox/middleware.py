@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import time
 from typing import Any, Awaitable, Callable, Mapping
@@ -17,6 +18,8 @@ from urllib.parse import parse_qsl
 from dealer_pipeline.sandbox.calllog import hash_token
 from dealer_pipeline.sandbox.faults import FaultRule, RequestFacts
 from dealer_pipeline.sandbox.runtime import SandboxRuntime
+
+logger = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -97,6 +100,16 @@ class SandboxMiddleware:
                 await self.app(scope, receive, logged_send)
             else:
                 await self._apply(rule, vendor, scope, receive, logged_send, token, query, outcome)
+        except Exception:
+            if outcome["status"] is not None or (rule is not None and rule.reset):
+                raise
+            # A bug in a vendor must still answer like the vendor's edge would (CF-RAY included).
+            logger.exception("sandbox %s failed on %s %s", vendor, scope["method"], path)
+            body = json.dumps({"status": 500, "message": "sandbox internal error"}).encode()
+            await logged_send({"type": "http.response.start", "status": 500,
+                               "headers": [(b"content-type", b"application/json"),
+                                           (b"content-length", str(len(body)).encode())]})
+            await logged_send({"type": "http.response.body", "body": body})
         finally:
             record = {
                 "vendor": vendor, "method": scope["method"], "path": path, "query": query,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import json.encoder
 import random
 import shlex
 import threading
@@ -42,8 +43,18 @@ WM_ID_STRIDE = 100_000
 MAX_VEHICLES = 30_000
 
 
+# One reusable C encoder (compact, UTF-8 text kept as is): building a new one per call costs a
+# third of serialization when a record is eleven separately serialized sections.
+_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ":", ",", False, False, True,
+) if json.encoder.c_make_encoder is not None else None  # type: ignore[attr-defined]
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact JSON as UTF-8, identical to `json.dumps(value, ensure_ascii=False, separators=(",", ":"))`."""
+    if _ENCODE is None:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return "".join(_ENCODE(value, 0)).encode()
 
 
 @dataclass
