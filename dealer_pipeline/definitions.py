@@ -17,5 +17,10 @@ defs = dg.Definitions.merge(
     catalogue.defs,
     publishing.defs,
     operations.defs,
-    dg.Definitions(resources={"store": StoreResource()}),
+    dg.Definitions(
+        resources={"store": StoreResource()},
+        # Run events (DEBUG) still all reach the instance's event log and the UI; the console
+        # of `dealer-pipeline sync`/`demo` and of run workers shows INFO and above.
+        loggers={"console": dg.colored_console_logger.configured({"log_level": "INFO"})},
+    ),
 )

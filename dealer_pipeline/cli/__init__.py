@@ -29,6 +29,8 @@ def cli(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for chatty in ("alembic", "great_expectations", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _register() -> None:
@@ -36,6 +38,7 @@ def _register() -> None:
     from dealer_pipeline.cli import events, webhooks
     from dealer_pipeline.cli import sandbox
     from dealer_pipeline.cli import sync
+    from dealer_pipeline.cli import blocks
 
     cli.add_command(db.db)
     cli.add_command(demo.demo)
@@ -43,6 +46,7 @@ def _register() -> None:
     cli.add_command(webhooks.webhooks)
     cli.add_command(sandbox.sandbox)
     cli.add_command(sync.sync)
+    cli.add_command(blocks.blocks)
 
 
 _register()

@@ -1,21 +1,148 @@
-"""`dealer-pipeline demo`: the whole pipeline on the embedded defaults, end to end."""
+"""`dealer-pipeline demo`: the whole pipeline on the embedded defaults, end to end.
+
+Starts the webhook receiver and the sandbox (which delivers its notifications to the
+receiver), syncs every sandbox dealer through the Dagster definitions into the embedded
+SQLite store in `dagster_home/`, replays a burst of
+signed notifications and applies them through the events sensor, publishes, and prints a
+summary. Every run lands in the instance in `DAGSTER_HOME`, so `dg dev` shows them after. The demo's
+store is the embedded SQLite file, recreated on every demo (never an operator's database).
+"""
 
 from __future__ import annotations
 
-import click
+import os
+import random
+import time
+from contextlib import ExitStack
+from typing import Any
 
+import click
+import sqlalchemy as sa
+
+from dealer_pipeline.paths import dagster_home
+from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store import migrate
 from dealer_pipeline.store.engine import get_engine
 
 
+def _step(title: str) -> None:
+    click.secho(f"\n== {title}", bold=True)
+
+
+DEMO_STORE = "dealer_pipeline.sqlite"
+
+
+def _fresh_demo_store() -> str:
+    """The embedded SQLite store, recreated: the sandbox's world restarts from its seed each
+    time, so a store left by an earlier demo would hold newer versions than the sandbox."""
+    path = dagster_home() / DEMO_STORE
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    os.environ["DEALER_PIPELINE_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    return url
+
+
+def _use_sandbox(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    get_settings.cache_clear()
+
+
+def _autotrader_vehicles(engine: sa.Engine, limit: int) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT source_vehicle_id, dealer_id, price_amount FROM vehicles "
+            "WHERE source = 'autotrader' AND availability = 'available' ORDER BY vehicle_id LIMIT :n"
+        ), {"n": limit}).mappings()
+        return [dict(row) for row in rows]
+
+
+def _burst(sandbox: Any, engine: sa.Engine, size: int) -> dict[str, int]:
+    """Changes in the sandbox, each delivering signed notifications to the receiver."""
+    rng = random.Random(11)
+    sent: dict[str, int] = {}
+
+    def count(kind: str, answer: dict[str, Any]) -> None:
+        sent[kind] = sent.get(kind, 0) + 1
+
+    vehicles = _autotrader_vehicles(engine, size)
+    for i, vehicle in enumerate(vehicles):
+        stock_id = vehicle["source_vehicle_id"]
+        if i % 5 == 0:
+            count("reservation", sandbox.change("autotrader", stock_id, reservation="Reserved"))
+        elif i % 7 == 0:
+            count("sold", sandbox.control("POST", f"/autotrader/stock/{stock_id}/delete", {"state": "SOLD"}))
+        else:
+            price = int(vehicle["price_amount"] or 10000) - rng.randrange(100, 900)
+            count("price (delivered twice)", sandbox.change("autotrader", stock_id, price=price, duplicate=1))
+    world = sandbox.world()
+    advertiser = next(d for d in world["autotrader"] if d["on_integration"])
+    count("advertiser details", sandbox.control("POST", f"/autotrader/advertisers/{advertiser['advertiser_id']}/change",
+                                                {"phone": "0161 555 0199"}))
+    count("new stock", sandbox.control("POST", f"/autotrader/advertisers/{advertiser['advertiser_id']}/stock", {}))
+    dealer = next((d for d in world["webmotors"] if d["crm_integration"] and d["user_active"]), None)
+    if dealer is not None:
+        count("webmotors lead", sandbox.control("POST", "/webmotors/leads", {"cnpj": dealer["cnpj"]}))
+    agency = next((d["autocosmos_adminmail"] for d in world["webmotors"] if d["autocosmos_adminmail"]), None)
+    if agency is not None:
+        count("autocosmos agency accepted", sandbox.control("POST", "/autocosmos/invitations/accept",
+                                                            {"adminmail": agency}))
+    sandbox.settle()
+    return sent
+
+
 @click.command()
-def demo() -> None:
-    """Migrate the embedded store, load the Dagster definitions and run what the pipeline has."""
+@click.option("--dealers", default=3, show_default=True, help="Sandbox dealers per market.")
+@click.option("--vehicles", default=25, show_default=True, help="Sandbox vehicles per dealer.")
+@click.option("--burst", default=20, show_default=True, help="Vehicles changed in the notification burst.")
+def demo(dealers: int, vehicles: int, burst: int) -> None:
+    """Run the whole pipeline on the sandbox and the local store, and print what it did."""
+    import dagster as dg
+
+    from dealer_pipeline.defs.operations.driver import SensorDriver
+    from dealer_pipeline.defs.sync import sync
+    from dealer_pipeline.reporting import summarize
+    from dealer_pipeline.sandbox.runner import start_sandbox
+    from dealer_pipeline.webhooks.runner import start_receiver
+
+    started = time.monotonic()
+    store_url = _fresh_demo_store()
     engine = get_engine()
     migrate.upgrade(engine)
-    click.echo(f"store: {engine.url.render_as_string(hide_password=True)} at revision {migrate.current_revision(engine)}")
-    from dealer_pipeline.definitions import defs
+    click.echo(f"store: {store_url} (recreated for the demo; DEALER_PIPELINE_DATABASE_URL is not used)")
+    click.echo(f"Dagster instance: {dagster_home()}")
+    with ExitStack() as stack:
+        _step("starting the webhook receiver and the sandbox")
+        receiver = stack.enter_context(start_receiver(env={"DEALER_PIPELINE_DATABASE_URL": store_url}))
+        sandbox = stack.enter_context(start_sandbox(
+            seed=7, dealers=dealers, vehicles=vehicles, receiver_url=receiver.base_url,
+            dealers_file=dagster_home() / "sandbox-dealers.yaml",
+        ))
+        _use_sandbox(sandbox.env())
+        click.echo(f"receiver {receiver.base_url}, sandbox {sandbox.base_url} "
+                   f"({dealers} dealers per market x {vehicles} vehicles)")
 
-    assets = sorted(key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys())
-    click.echo(f"definitions: {len(assets)} assets loaded")
-    click.echo("pipeline stages available so far: store only (sources, sandbox and publishing not built yet)")
+        instance = stack.enter_context(dg.DagsterInstance.get())
+        _step("syncing every dealer through the Dagster definitions")
+        report = sync(instance, on_run=lambda r: click.echo(
+            f"  {'ok    ' if r.success else 'FAILED'} {r.label}" + (f": {r.error}" if r.error else "")))
+        for source in report.unavailable:
+            click.echo(f"  {source}: not built yet, skipped")
+
+        _step(f"notification burst ({burst} vehicles changed in the sandbox)")
+        for kind, n in _burst(sandbox, engine, burst).items():
+            click.echo(f"  {kind:<28} {n}")
+        driver = SensorDriver(instance=instance)
+        requested = driver.run_until_idle(interval=1, idle_ticks=2, timeout=120)
+        click.echo(f"  events sensor: {requested} runs requested, {driver.applied()} events applied")
+
+        _step("summary")
+        for line in summarize(engine).lines():
+            click.echo(f"  {line}")
+    failed = len(report.failed) + sum(1 for run in driver.runs if not run.success)
+    click.echo(f"\n{len(report.runs) + len(driver.runs)} Dagster runs ({failed} failed) in "
+               f"{time.monotonic() - started:.0f} s; open the UI with `DAGSTER_HOME={dagster_home()} .venv/bin/dg dev`")
+    if failed:
+        raise SystemExit(1)
