@@ -46,7 +46,7 @@ def copy_upsert(
     buffer = io.StringIO()
     write = buffer.write
     for row in rows:
-        write("\t".join([encode(row[name]) for name, encode in zip(columns, encoders)]))
+        write("\t".join([encode(row[name]) for name, encode in zip(columns, encoders, strict=True)]))
         write("\n")
     buffer.seek(0)
     cursor = conn.connection.driver_connection.cursor()

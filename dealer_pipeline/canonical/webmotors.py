@@ -71,7 +71,7 @@ def dealer_id_from_cnpj(cnpj: str) -> str:
 
 
 def _cnpj_digit(numbers: list[int], weights: tuple[int, ...]) -> int:
-    remainder = sum(n * w for n, w in zip(numbers, weights)) % 11
+    remainder = sum(n * w for n, w in zip(numbers, weights, strict=True)) % 11
     return 0 if remainder < 2 else 11 - remainder
 
 
@@ -205,7 +205,9 @@ def _row(hit: Mapping[str, Any], dealer: str, received_at: datetime, flag: Flag)
         "features": _accessories(vehicle.get("acessories"), flag),
         "highlights": None,
         "source_version": None,
-        "source_updated_at": convert.timestamp(hit.get("updated_at"), "source_updated_at", flag, received_at=received_at),
+        "source_updated_at": convert.timestamp(
+            hit.get("updated_at"), "source_updated_at", flag, received_at=received_at
+        ),
         "raw": hit,
     }
 

@@ -11,8 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from dealer_pipeline.canonical import apply as apply_module
-from dealer_pipeline.canonical import bulk
-from dealer_pipeline.canonical import apply_vehicles, autotrader, mark_missing_removed, upsert_dealers, webmotors
+from dealer_pipeline.canonical import apply_vehicles, autotrader, bulk, mark_missing_removed, upsert_dealers, webmotors
 from dealer_pipeline.store import repository
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.schema import dealers, vehicle_changes, vehicles
@@ -235,7 +234,8 @@ def test_mark_missing_removed_and_revival(store: sa.Engine, writes: str) -> None
         ("availability", '"available"', '"removed"', "baseline", 7)}
     # listed again at the same version: the vendor still has it, so it comes back
     result = _apply(store, _rows(records[1]), now=later + timedelta(days=1))
-    assert result.outcomes == ["updated"] and _vehicle(store, autotrader.vehicle_id(ids[1]))["availability"] == "available"
+    assert result.outcomes == ["updated"]
+    assert _vehicle(store, autotrader.vehicle_id(ids[1]))["availability"] == "available"
 
 
 def test_seen_in_baseline_stamps_unchanged_and_stale_rows(store: sa.Engine) -> None:

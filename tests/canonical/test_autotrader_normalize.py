@@ -265,7 +265,8 @@ def test_at_advn_3_advertiser_to_dealer_row() -> None:
         "Example Motors Ltd", "active", "Independent", "M1 1AA")
     assert row["source_updated_at"] == RECEIVED and row["raw"] is record
     at = datetime(2026, 6, 3, 11, 0, tzinfo=timezone.utc)
-    assert autotrader.normalize_advertiser(record, received_at=RECEIVED, source_updated_at=at)["source_updated_at"] == at
+    notified = autotrader.normalize_advertiser(record, received_at=RECEIVED, source_updated_at=at)
+    assert notified["source_updated_at"] == at
     with pytest.raises(ValueError, match="advertiserId"):
         autotrader.normalize_advertiser({"name": "No Id Motors"}, received_at=RECEIVED)
 

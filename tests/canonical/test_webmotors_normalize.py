@@ -71,7 +71,9 @@ def test_every_transmission(vendor: str, canonical: str) -> None:
     assert _one(variant(webmotors_hit(), "vehicle.transmission", {"name": vendor}))["transmission"] == canonical
 
 
-@pytest.mark.parametrize(("status", "availability"), [("Ativo", "available"), ("Vendido", "sold"), ("Inativo", "removed")])
+@pytest.mark.parametrize(
+    ("status", "availability"), [("Ativo", "available"), ("Vendido", "sold"), ("Inativo", "removed")]
+)
 def test_status_to_availability(status: str, availability: str) -> None:
     row = _one(webmotors_hit(status=status))
     assert row["availability"] == availability and row["lifecycle_state"] == status
