@@ -1,5 +1,9 @@
-"""The publishing domain."""
+"""The publishing domain: the `published_dealer` partitions and one module per target, merged."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from dealer_pipeline.defs.publishing import partitions
+
+defs = dg.Definitions.merge(
+    dg.Definitions(assets=[partitions.published_dealers], jobs=[partitions.published_dealers_job]),
+)

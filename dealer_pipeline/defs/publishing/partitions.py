@@ -1,0 +1,48 @@
+"""The publishing partitions: one dynamic partition per dealer that publishes anywhere.
+
+`publishing/dealers` reads the dealers file and keeps the dynamic partitions
+`published_dealer` equal to the dealer ids (`autotrader:10012345`, `webmotors:0334...`)
+that have at least one publication target. Every per-target asset (`publishing/autocosmos`,
+`publishing/autochat`, ...) is partitioned by it; a target skips, with a note in its
+metadata, a dealer that does not publish to it.
+"""
+
+# No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
+import dagster as dg
+
+from dealer_pipeline.dealers_file import DealersFileError, load_dealers
+from dealer_pipeline.publishing.core import account_of
+
+GROUP = "publishing"
+PUBLISHED_DEALER = dg.DynamicPartitionsDefinition(name="published_dealer")
+DEALERS_KEY = dg.AssetKey(["publishing", "dealers"])
+TARGETS = ("autocosmos", "autochat")
+
+
+@dg.asset(key=DEALERS_KEY, group_name=GROUP, kinds={"yaml"},
+          description="Dealers with a publication target in the dealers file; keeps one `published_dealer` "
+                      "partition per dealer id.")
+def published_dealers(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    try:
+        dealers_file = load_dealers()
+    except DealersFileError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    wanted = {e.dealer_id for e in dealers_file.dealers if any(account_of(e, t) for t in TARGETS)}
+    instance = context.instance
+    existing = set(instance.get_dynamic_partitions(PUBLISHED_DEALER.name))
+    added, dropped = sorted(wanted - existing), sorted(existing - wanted)
+    if added:
+        instance.add_dynamic_partitions(PUBLISHED_DEALER.name, added)
+    for key in dropped:
+        instance.delete_dynamic_partition(PUBLISHED_DEALER.name, key)
+    per_target = {t: sum(1 for e in dealers_file.dealers if account_of(e, t)) for t in TARGETS}
+    return dg.MaterializeResult(metadata={
+        "dealers": len(wanted), "partitions_added": len(added), "partitions_removed": len(dropped),
+        "per_target": dg.MetadataValue.json(per_target),
+    })
+
+
+published_dealers_job = dg.define_asset_job(
+    "published_dealers_job", selection=[DEALERS_KEY],
+    description="Refresh the `published_dealer` partitions from the dealers file.",
+)
