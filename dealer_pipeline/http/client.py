@@ -255,7 +255,7 @@ class VendorClient:
                     except ValueError:
                         if verdict.action is Action.OK:
                             error = "malformed JSON body"
-                elif verdict.action not in (Action.OK, Action.ABSENT):
+                if verdict.action is not Action.OK:
                     error = f"{verdict.action.value}: {verdict.message or 'no message'}"
                 self._log(sent_at, started, service, method, logged, status, cf_ray, dealer_id, attempt, error)
 

@@ -52,6 +52,9 @@ class AutotraderResource(dg.ConfigurableResource):
     stock_page_size: int = STOCK_MAX_PAGE_SIZE
     advertiser_page_size: int = ADVERTISERS_MAX_PAGE_SIZE
     enrichment_concurrency: int = 4
+    token_refresh_margin_seconds: float = 60.0
+    max_attempts: int = 5
+    retry_backoff_seconds: float = 0.5
     not_on_integration_pattern: str = NOT_ON_INTEGRATION
     lacks_product_pattern: str = LACKS_PRODUCT
 
@@ -61,7 +64,10 @@ class AutotraderResource(dg.ConfigurableResource):
             engine=engine, run_id=run_id, base_url=self.base_url, key=self.key,
             secret=Secret(self.secret) if self.secret else None,
             policy_overrides={"not_on_integration_pattern": self.not_on_integration_pattern,
-                              "lacks_product_pattern": self.lacks_product_pattern},
+                              "lacks_product_pattern": self.lacks_product_pattern,
+                              "refresh_margin_seconds": self.token_refresh_margin_seconds,
+                              "max_attempts": self.max_attempts,
+                              "backoff_base_seconds": self.retry_backoff_seconds},
             stock_page_size=self.stock_page_size, advertiser_page_size=self.advertiser_page_size,
         )
         try:
@@ -95,9 +101,9 @@ def _call_metadata(client: AutotraderClient) -> dict:
 def advertisers(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
                 store: StoreResource) -> dg.MaterializeResult:
     engine = store.engine()
-    with autotrader.client(engine, context.run_id) as client:
+    with autotrader.client(engine, context.run.run_id) as client:
         try:
-            result = sync.sync_advertisers(client, engine, run_id=context.run_id)
+            result = sync.sync_advertisers(client, engine, run_id=context.run.run_id)
         except VendorError as exc:
             raise _failure(exc, context) from None
         calls = _call_metadata(client)
@@ -124,9 +130,9 @@ def stock(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
           store: StoreResource) -> dg.MaterializeResult:
     engine = store.engine()
     advertiser_id = context.partition_key
-    with autotrader.client(engine, context.run_id) as client:
+    with autotrader.client(engine, context.run.run_id) as client:
         try:
-            result = sync.run_baseline(client, engine, advertiser_id, run_id=context.run_id)
+            result = sync.run_baseline(client, engine, advertiser_id, run_id=context.run.run_id)
         except VendorError as exc:
             raise _failure(exc, context) from None
         calls = _call_metadata(client)
@@ -154,7 +160,7 @@ def _enrichment_metadata(result: sync.EnrichmentResult, client: AutotraderClient
 def stock_features(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
                    store: StoreResource) -> dg.MaterializeResult:
     engine = store.engine()
-    with autotrader.client(engine, context.run_id) as client:
+    with autotrader.client(engine, context.run.run_id) as client:
         try:
             result = sync.sync_features(client, engine, context.partition_key,
                                         concurrency=autotrader.enrichment_concurrency)
@@ -170,7 +176,7 @@ def stock_features(context: dg.AssetExecutionContext, autotrader: AutotraderReso
 def charge_times(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
                  store: StoreResource) -> dg.MaterializeResult:
     engine = store.engine()
-    with autotrader.client(engine, context.run_id) as client:
+    with autotrader.client(engine, context.run.run_id) as client:
         try:
             result = sync.sync_charge_times(client, engine, context.partition_key,
                                             concurrency=autotrader.enrichment_concurrency)
@@ -186,8 +192,7 @@ advertisers_job = dg.define_asset_job(
     description="Refresh the Autotrader advertisers and their partitions.",
 )
 stock_job = dg.define_asset_job(
-    "autotrader_stock_job", selection=[STOCK_KEY, FEATURES_KEY, CHARGE_TIMES_KEY],
-    partitions_def=ADVERTISER_PARTITIONS, op_retry_policy=RUN_RETRY,
+    "autotrader_stock_job", selection=[STOCK_KEY, FEATURES_KEY, CHARGE_TIMES_KEY], op_retry_policy=RUN_RETRY,
     description="One advertiser's baseline stock, then its features and charge times.",
 )
 
