@@ -90,12 +90,12 @@ def round_tenths(value: float) -> Decimal:
 
 
 def money(value: Any, name: str, flag: Flag) -> Decimal | None:
-    """An amount as Decimal with two places; ints, finite floats and 'digits[.dd]' strings."""
+    """A non-negative amount as Decimal with two places; ints, finite floats and 'digits[.dd]' strings."""
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return Decimal(value).quantize(CENTS)
-    if isinstance(value, float) and math.isfinite(value):
+    if isinstance(value, float) and math.isfinite(value) and value >= 0:
         return Decimal(repr(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
     if isinstance(value, str) and _DECIMAL_TEXT.match(value):
         try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Iterator
@@ -324,4 +326,27 @@ def test_duplicates_then_a_newer_version_in_one_call(store: sa.Engine, writes: s
     result = _apply(store, rows, cause="notification")
     assert result.outcomes == ["stale", "stale", "updated", "stale"]
     assert (result.stale, result.duplicates, result.changes) == (3, 2, 1)
+    assert _vehicle(store)["colour"] == "Blue"
+
+
+def test_concurrent_writer_waits_for_the_row_lock_and_sees_the_newer_version(store: sa.Engine) -> None:
+    """v9 and v8 applied at once from two connections: the v8 writer waits, then finds v9 and stays stale."""
+    _apply(store, _rows(autotrader_record(versionNumber=7)))
+    v9 = _rows(variant(autotrader_record(versionNumber=9), "vehicle.colour", "Blue"))
+    v8 = _rows(variant(autotrader_record(versionNumber=8), "vehicle.colour", "Red"))
+    v9_applied, results = threading.Event(), {}
+
+    def late_writer() -> None:
+        v9_applied.wait(10)
+        results["v8"] = _apply(store, v8, cause="notification")
+
+    thread = threading.Thread(target=late_writer)
+    thread.start()
+    with transaction(store) as conn:
+        results["v9"] = apply_vehicles(conn, v9, cause="notification", now=T0)
+        v9_applied.set()
+        time.sleep(0.3)  # the late writer is now blocked on our row lock (PostgreSQL) or write lock (SQLite)
+    thread.join(30)
+    assert results["v9"].outcomes == ["updated"] and results["v8"].outcomes == ["stale"]
+    assert [(c["new_value"], c["source_version"]) for c in _changes(store)] == [('"Blue"', 9)]
     assert _vehicle(store)["colour"] == "Blue"

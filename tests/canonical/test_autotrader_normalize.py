@@ -216,6 +216,7 @@ def test_malformed_fields_cost_only_that_field() -> None:
     record["vehicle"]["doors"] = "five"
     record["vehicle"]["firstRegistrationDate"] = "29/03/2018"
     record["adverts"]["retailAdverts"]["totalPrice"] = {"amountGBP": "11,194"}
+    record["adverts"]["retailAdverts"]["adminFee"] = {"amountGBP": -199}
     record["media"]["images"].append({"imageId": "x"})
     row = _one(record)
     assert row["doors"] is None and row["first_registration_date"] is None
@@ -225,6 +226,7 @@ def test_malformed_fields_cost_only_that_field() -> None:
     assert batch.unknown_values[("doors", "five")] == 1
     assert batch.unknown_values[("first_registration_date", "29/03/2018")] == 1
     assert batch.unknown_values[("price_amount", "11,194")] == 1
+    assert batch.unknown_values[("admin_fee_amount", "-199")] == 1 and row["admin_fee_amount"] is None
 
 
 @pytest.mark.parametrize(
