@@ -602,5 +602,71 @@ COMMENT ON VIEW v_stock_current IS 'One row per vehicle currently in a dealer''s
 
 UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
 
+-- Running upgrade 0002 -> 0003
+
+CREATE TABLE photo_checks (
+    url TEXT NOT NULL, 
+    ok BOOLEAN NOT NULL, 
+    http_status INTEGER, 
+    image_format TEXT, 
+    width INTEGER, 
+    height INTEGER, 
+    reason TEXT, 
+    checked_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    CONSTRAINT pk_photo_checks PRIMARY KEY (url)
+);
+
+COMMENT ON COLUMN photo_checks.ok IS 'reachable, JPG/PNG/WEBP, at least the minimum size';
+
+COMMENT ON COLUMN photo_checks.http_status IS 'null when no response arrived';
+
+COMMENT ON COLUMN photo_checks.image_format IS 'JPEG, PNG, WEBP, ... as detected from the bytes';
+
+COMMENT ON COLUMN photo_checks.reason IS 'why the photo is not usable';
+
+CREATE TABLE vehicle_specs (
+    vehicle_id TEXT NOT NULL, 
+    spec_key TEXT NOT NULL, 
+    updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    CONSTRAINT pk_vehicle_specs PRIMARY KEY (vehicle_id)
+);
+
+CREATE INDEX ix_vehicle_specs_spec_key ON vehicle_specs (spec_key);
+
+ALTER TABLE catalog_matches ADD COLUMN recheck_requested_at TIMESTAMP WITH TIME ZONE;
+
+COMMENT ON COLUMN catalog_matches.recheck_requested_at IS 'an operator sent the spec back: ask the catalogue again';
+
+ALTER TABLE catalog_matches ADD COLUMN review_note TEXT;
+
+ALTER TABLE agency_links ADD COLUMN api_confirmed_at TIMESTAMP WITH TIME ZONE;
+
+COMMENT ON COLUMN agency_links.api_confirmed_at IS 'access to the agency confirmed through the API';
+
+CREATE VIEW v_catalog_review AS
+SELECT m.spec_key,
+       m.status,
+       (m.params->>'make') AS make,
+       (m.params->>'model') AS model,
+       (m.params->>'trim') AS trim,
+       (m.params->>'year') AS year,
+       (m.params->>'fuelType') AS fuel_type,
+       (m.params->>'transmissionType') AS transmission_type,
+       m.model_href,
+       m.confidence,
+       (m.candidates->0->>'href') AS top_candidate_href,
+       (m.candidates->0->>'Nombre') AS top_candidate_name,
+       (SELECT count(*) FROM vehicle_specs s WHERE s.spec_key = m.spec_key) AS vehicles,
+       m.resolved_at,
+       m.recheck_requested_at,
+       m.review_note
+FROM catalog_matches m
+WHERE m.status = 'unresolved'
+   OR (m.recheck_requested_at IS NOT NULL AND m.recheck_requested_at >= m.resolved_at);
+
+COMMENT ON VIEW v_catalog_review IS 'One row per catalogue specification an operator must look at: no version matched and no candidate was accepted, or the spec was sent back to be asked again.';
+
+UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
+
 COMMIT;
 

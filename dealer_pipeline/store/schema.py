@@ -285,7 +285,31 @@ catalog_matches = sa.Table(
     sa.Column("response", JSONDocument),
     sa.Column("resolved_at", UTCDateTime, nullable=False),
     sa.Column("reviewed_at", UTCDateTime),
+    sa.Column("recheck_requested_at", UTCDateTime, comment="an operator sent the spec back: ask the catalogue again"),
+    sa.Column("review_note", sa.Text),
     sa.Index(None, "status"),
+)
+
+vehicle_specs = sa.Table(
+    "vehicle_specs",
+    metadata,
+    sa.Column("vehicle_id", sa.Text, primary_key=True),
+    sa.Column("spec_key", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(None, "spec_key"),
+)
+
+photo_checks = sa.Table(
+    "photo_checks",
+    metadata,
+    sa.Column("url", sa.Text, primary_key=True),
+    sa.Column("ok", sa.Boolean, nullable=False, comment="reachable, JPG/PNG/WEBP, at least the minimum size"),
+    sa.Column("http_status", sa.Integer, comment="null when no response arrived"),
+    sa.Column("image_format", sa.Text, comment="JPEG, PNG, WEBP, ... as detected from the bytes"),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("reason", sa.Text, comment="why the photo is not usable"),
+    sa.Column("checked_at", UTCDateTime, nullable=False),
 )
 
 publications = sa.Table(
@@ -334,4 +358,5 @@ agency_links = sa.Table(
     sa.Column("accepted_at", UTCDateTime),
     sa.Column("linked_at", UTCDateTime, nullable=False),
     sa.Column("raw", JSONDocument),
+    sa.Column("api_confirmed_at", UTCDateTime, comment="access to the agency confirmed through the API"),
 )
