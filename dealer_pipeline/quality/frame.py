@@ -7,6 +7,8 @@ to judge ranges (reasons quote the stored value).
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import sqlalchemy as sa
 
@@ -55,9 +57,33 @@ def vehicles_query(dialect: str, *, dealer_id: str | None = None, source: str | 
 
 def load_vehicles(conn: sa.Connection, *, dealer_id: str | None = None, source: str | None = None) -> pd.DataFrame:
     """The judged columns of every vehicle (or one dealer's, or one source's), with nullable dtypes."""
-    result = conn.execute(vehicles_query(conn.dialect.name, dealer_id=dealer_id, source=source))
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    return typed_frame(frame)
+    stmt = vehicles_query(conn.dialect.name, dealer_id=dealer_id, source=source)
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+        return _copy_frame(conn, stmt)
+    result = conn.execute(stmt)
+    names = list(result.keys())
+    rows = result.fetchall()
+    columns = zip(*rows) if rows else ([] for _ in names)
+    return typed_frame(pd.DataFrame({name: list(values) for name, values in zip(names, columns)}))
+
+
+def _copy_frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
+    """PostgreSQL streams the result as CSV (`COPY ... TO STDOUT`) into pandas' C parser: several
+    times faster than building 100k Python row tuples. Empty text and NULL both read as missing,
+    which is how the rules treat them anyway."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    cursor = conn.connection.cursor()
+    try:
+        query = cursor.mogrify(str(compiled), compiled.params).decode()
+        buffer = io.StringIO()
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buffer)
+    finally:
+        cursor.close()
+    buffer.seek(0)
+    dtypes = {name: "string" for name in TEXT_COLUMNS}
+    dtypes.update({name: "Int64" for name in INT_COLUMNS})
+    dtypes.update({name: "Float64" for name in FLOAT_COLUMNS})
+    return typed_frame(pd.read_csv(buffer, dtype=dtypes, keep_default_na=False, na_values=[""]))
 
 
 def typed_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -56,13 +56,22 @@ def _number(values: pd.Series, decimals: int = 0) -> pd.Series:
     return values.map(lambda v: f"{v:.{decimals}f}", na_action="ignore").astype("string")
 
 
-def _combine(frame: pd.DataFrame, parts: list[tuple[np.ndarray, pd.Series | str]]) -> pd.Series:
-    """Join several (mask, reason) pairs into one reason per row, '; '-separated."""
+Text = Callable[[pd.DataFrame], "pd.Series | str"]
+
+
+def _combine(frame: pd.DataFrame, parts: list[tuple[np.ndarray, Text]]) -> pd.Series:
+    """Join (mask, reason) pairs into one reason per row, '; '-separated.
+
+    Each reason is built only for the rows its mask selects (the function gets those rows of
+    `frame`), so formatting costs nothing when everything passes.
+    """
     reasons = pd.Series("", index=frame.index, dtype="string")
     for mask, text in parts:
         if not mask.any():
             continue
-        piece = text[mask].fillna("<null>") if isinstance(text, pd.Series) else text
+        piece = text(frame[mask])
+        if isinstance(piece, pd.Series):
+            piece = piece.astype("string").fillna("<null>")
         reasons[mask] = reasons[mask] + np.where(reasons[mask] == "", "", "; ") + piece
     return reasons.where(reasons != "", pd.NA)
 
@@ -70,25 +79,25 @@ def _combine(frame: pd.DataFrame, parts: list[tuple[np.ndarray, pd.Series | str]
 def unique_vehicle_id(frame: pd.DataFrame, ctx: RuleContext) -> pd.Series:
     vid = frame["vehicle_id"]
     counts = vid.map(vid.value_counts()).astype("Int64")
-    duplicated = _mask(counts > 1)
     expected = frame["source"] + ":" + frame["source_vehicle_id"]
-    malformed = _mask(vid.notna() & (vid != expected).fillna(True))
     return _combine(frame, [
-        (duplicated, "vehicle_id '" + vid + "' appears " + counts.astype("string") + " times"),
-        (malformed, "vehicle_id '" + vid + "' is not '<source>:<source_vehicle_id>' ('"
-         + expected.fillna("?") + "')"),
+        (_mask(counts > 1), lambda f: "vehicle_id '" + f["vehicle_id"] + "' appears "
+         + counts[f.index].astype("string") + " times"),
+        (_mask(vid.notna() & (vid != expected).fillna(True)),
+         lambda f: "vehicle_id '" + f["vehicle_id"] + "' is not '<source>:<source_vehicle_id>' ('"
+         + expected[f.index].fillna("?") + "')"),
     ])
 
 
 def required_fields(frame: pd.DataFrame, ctx: RuleContext) -> pd.Series:
     price = frame["price_amount"]
     return _combine(frame, [
-        (_blank(frame["make"]), "make missing"),
-        (_blank(frame["model"]), "model missing"),
-        (_mask(price.isna()), "price_amount missing"),
-        (_mask(price <= 0), "price_amount " + _number(price, 2) + " is not > 0"),
-        (_blank(frame["price_currency"]), "price_currency missing"),
-        (_mask(frame["image_count"].fillna(0) < 1), "no images"),
+        (_blank(frame["make"]), lambda f: "make missing"),
+        (_blank(frame["model"]), lambda f: "model missing"),
+        (_mask(price.isna()), lambda f: "price_amount missing"),
+        (_mask(price <= 0), lambda f: "price_amount " + _number(f["price_amount"], 2) + " is not > 0"),
+        (_blank(frame["price_currency"]), lambda f: "price_currency missing"),
+        (_mask(frame["image_count"].fillna(0) < 1), lambda f: "no images"),
     ])
 
 
@@ -100,10 +109,8 @@ def _range_rule(column: str, low: float, high: float, unit: str = "", decimals: 
     suffix = f" {unit}" if unit else ""
 
     def judge(frame: pd.DataFrame, ctx: RuleContext) -> pd.Series:
-        values = frame[column]
-        bad = _outside(values, low, high)
-        return _combine(frame, [(bad, f"{column} " + _number(values, decimals)
-                                 + f" outside {low}..{high}{suffix}")])
+        return _combine(frame, [(_outside(frame[column], low, high), lambda f: f"{column} "
+                                 + _number(f[column], decimals) + f" outside {low}..{high}{suffix}")])
 
     return judge
 
@@ -116,25 +123,30 @@ def engine_size_range(frame: pd.DataFrame, ctx: RuleContext) -> pd.Series:
     cc = frame["engine_cc"]
     low, high = limits.ENGINE_CC
     no_engine = _mask(frame["fuel_type"].isin(limits.NO_ENGINE_FUELS)) & _mask(cc == 0)
-    bad = _outside(cc, low, high) & ~no_engine
-    return _combine(frame, [(bad, "engine_cc " + _number(cc) + f" outside {low}..{high} cc (0 only for "
-                             + "/".join(limits.NO_ENGINE_FUELS) + ")")])
+    return _combine(frame, [(_outside(cc, low, high) & ~no_engine,
+                             lambda f: "engine_cc " + _number(f["engine_cc"]) + f" outside {low}..{high} cc (0 only "
+                             "for " + "/".join(limits.NO_ENGINE_FUELS) + ")")])
+
+
+_LOW = {currency: bounds[0] for currency, bounds in limits.PRICE_RANGES.items()}
+_HIGH = {currency: bounds[1] for currency, bounds in limits.PRICE_RANGES.items()}
 
 
 def price_range(frame: pd.DataFrame, ctx: RuleContext) -> pd.Series:
     price, currency, source = frame["price_amount"], frame["price_currency"], frame["source"]
     known = _mask(currency.isin(list(limits.PRICE_RANGES)))
-    unknown = ~known & ~_blank(currency)
     expected = source.map(limits.SOURCE_CURRENCY).astype("string")
-    wrong_market = _mask(expected.notna() & currency.notna() & (currency != expected))
-    low = currency.map({c: r[0] for c, r in limits.PRICE_RANGES.items()}).astype("Float64")
-    high = currency.map({c: r[1] for c, r in limits.PRICE_RANGES.items()}).astype("Float64")
-    out = known & _mask((price > 0) & ((price < low) | (price > high)))
+    low = currency.map(_LOW).astype("Float64")
+    high = currency.map(_HIGH).astype("Float64")
     return _combine(frame, [
-        (unknown, "price_currency '" + currency + "' has no plausible range configured"),
-        (wrong_market, "price_currency '" + currency + "' but " + source + " lists in " + expected),
-        (out, "price_amount " + _number(price, 2) + " " + currency + " outside " + _number(low) + ".."
-         + _number(high) + " " + currency),
+        (~known & ~_blank(currency),
+         lambda f: "price_currency '" + f["price_currency"] + "' has no plausible range configured"),
+        (_mask(expected.notna() & currency.notna() & (currency != expected)),
+         lambda f: "price_currency '" + f["price_currency"] + "' but " + f["source"] + " lists in "
+         + expected[f.index]),
+        (known & _mask((price > 0) & ((price < low) | (price > high))),
+         lambda f: "price_amount " + _number(f["price_amount"], 2) + " " + f["price_currency"] + " outside "
+         + _number(low[f.index]) + ".." + _number(high[f.index]) + " " + f["price_currency"]),
     ])
 
 
@@ -168,23 +180,24 @@ def lifecycle_availability(frame: pd.DataFrame, ctx: RuleContext) -> pd.Series:
     key = source + "|" + state.str.strip().str.upper()
     known = _mask(key.isin(_KNOWN_STATES))
     consistent = _mask((key + "|" + availability).isin(_ALLOWED_STATES))
+    canonical = _mask(availability.isin(limits.AVAILABILITIES))
     listed = _mask(availability.isin(limits.LISTED))
     judged_source = _mask(source.isin(list(limits.LIFECYCLE_AVAILABILITY)))
-    expected = key.map(_EXPECTED_TEXT).astype("string")
     reserved_flag = _mask(frame["reservation_status"].str.strip().str.upper() == limits.RESERVED_STATUS)
     autotrader = _mask(source == "autotrader")
     return _combine(frame, [
-        (~_mask(availability.isin(limits.AVAILABILITIES)),
-         "availability '" + availability.fillna("") + "' is not one of " + ", ".join(limits.AVAILABILITIES)),
-        (known & ~consistent & _mask(availability.isin(limits.AVAILABILITIES)),
-         "lifecycle_state " + state + " but availability " + availability + " (expected " + expected + ")"),
+        (~canonical, lambda f: "availability '" + f["availability"].fillna("") + "' is not one of "
+         + ", ".join(limits.AVAILABILITIES)),
+        (known & ~consistent & canonical,
+         lambda f: "lifecycle_state " + f["lifecycle_state"] + " but availability " + f["availability"]
+         + " (expected " + key[f.index].map(_EXPECTED_TEXT).astype("string") + ")"),
         (judged_source & ~known & listed,
-         "lifecycle_state '" + state.fillna("") + "' is not a known " + source
+         lambda f: "lifecycle_state '" + f["lifecycle_state"].fillna("") + "' is not a known " + f["source"]
          + " state: cannot confirm the vehicle is on sale"),
         (autotrader & known & consistent & reserved_flag & _mask(availability == "available"),
-         "reservationStatus " + frame["reservation_status"] + " but availability available"),
+         lambda f: "reservationStatus " + f["reservation_status"] + " but availability available"),
         (autotrader & known & consistent & ~reserved_flag & _mask(availability == "reserved"),
-         "availability reserved but reservationStatus is " + frame["reservation_status"].fillna("null")),
+         lambda f: "availability reserved but reservationStatus is " + f["reservation_status"].fillna("null")),
     ])
 
 

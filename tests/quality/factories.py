@@ -7,12 +7,16 @@ states); Brazilian rows like the Webmotors one (BRL, Flex, `plate_final` only in
 from __future__ import annotations
 
 import copy
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable
 
+import pandas as pd
 import sqlalchemy as sa
 
+from dealer_pipeline.paths import project_root
+from dealer_pipeline.quality.identifiers import vin_check_digits
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.repository import insert_many
 from dealer_pipeline.store.schema import dealers, sync_runs, vehicles
@@ -44,9 +48,6 @@ _VIN_SERIALS = "ABCDEFGHJK"
 
 def _vin(prefix: str, index: int) -> str:
     """A 17-character VIN from a 10-character head; North-American heads (1-5) get a valid check digit."""
-    from dealer_pipeline.quality.identifiers import vin_check_digits
-    import pandas as pd
-
     body = prefix + _VIN_SERIALS[index % 10] + f"{100000 + index:06d}"
     if body[0] in "12345L":
         digit = vin_check_digits(pd.Series([body]))[0]
@@ -154,3 +155,9 @@ def baseline(dealer_id: str, started: datetime, records: int | None, *, complete
 def insert_baselines(engine: sa.Engine, runs: list[dict[str, Any]]) -> None:
     with transaction(engine) as conn:
         insert_many(conn, sync_runs, runs)
+
+
+def documented_queries() -> list[str]:
+    """The SQL blocks of docs/analyst-sql.md (the README's example questions)."""
+    text = (project_root() / "docs" / "analyst-sql.md").read_text()
+    return [block.strip().rstrip(";") for block in re.findall(r"```sql\n(.*?)```", text, re.DOTALL)]

@@ -12,7 +12,15 @@ import sqlalchemy as sa
 
 from dealer_pipeline.store import views
 from dealer_pipeline.store.engine import create_store_engine
-from tests.quality.factories import BR_DEALER, UK_DEALER, br_vehicle, insert_dealers, insert_vehicles, uk_vehicle
+from tests.quality.factories import (
+    BR_DEALER,
+    UK_DEALER,
+    br_vehicle,
+    documented_queries,
+    insert_dealers,
+    insert_vehicles,
+    uk_vehicle,
+)
 
 SECRET_TABLES = ["vehicles", "api_tokens", "webhook_events", "leads", "quality_findings", "dealers", "alembic_version"]
 
@@ -51,6 +59,8 @@ def test_analyst_reads_views_and_nothing_else(store: sa.Engine, analyst_url: str
             assert stock == [(UK_DEALER, "Example Motors Ltd"), (BR_DEALER, None)]
             for name in views.view_names():
                 conn.exec_driver_sql(f"SELECT * FROM {name}").all()
+            for query in documented_queries():  # the README's questions need nothing beyond the role
+                conn.exec_driver_sql(query).all()
         for table in SECRET_TABLES:
             with engine.connect() as conn, pytest.raises(sa.exc.ProgrammingError) as denied:
                 conn.exec_driver_sql(f"SELECT * FROM {table}").all()

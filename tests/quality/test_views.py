@@ -20,6 +20,7 @@ from tests.quality.factories import (
     UK_DEALER_2,
     baseline,
     br_vehicle,
+    documented_queries,
     insert_baselines,
     insert_dealers,
     insert_vehicles,
@@ -188,3 +189,16 @@ def test_view_files_follow_the_convention() -> None:
         for definition in definitions:
             assert definition.path.read_text().startswith("-- One row per")
             assert definition.create_sql.upper().startswith(f"CREATE VIEW {definition.name.upper()} AS")
+
+
+def test_the_documented_questions_are_answered(store: sa.Engine, analyst_data: dict[str, dict]) -> None:
+    """The README's example questions run unchanged on both databases and find the crafted facts."""
+    queries = documented_queries()
+    assert len(queries) == 4
+    stock, cuts, held_back, unhealthy = (_select(store, q) for q in queries)
+    gbp = [r for r in stock if r["dealer_id"] == UK_DEALER and r["fuel_type"] == "petrol"]
+    assert len(gbp) == 1 and gbp[0]["vehicles"] == 2 and gbp[0]["held_back"] == 1
+    assert [(r["vehicle_id"], Decimal(str(r["total_change"]))) for r in cuts] == [
+        (analyst_data["br_ok"]["vehicle_id"], Decimal("-2400")), (analyst_data["uk_ok"]["vehicle_id"], Decimal("-500"))]
+    assert [r["vehicle_id"] for r in held_back] == [analyst_data["uk_cheap"]["vehicle_id"]]
+    assert [r["dealer_id"] for r in unhealthy] == [UK_DEALER, UK_DEALER_2]
