@@ -105,7 +105,8 @@ def _control_routes(world: SandboxWorld, runtime: SandboxRuntime, mounted: list[
 
     async def fingerprint(request: Request) -> Response:
         """Hash of the world this seed generates (fixed media base, before any change)."""
-        fresh = SandboxWorld(world.seed, world.dealers, world.vehicles, media_base="http://sandbox")
+        fresh = SandboxWorld(world.seed, world.dealers, world.vehicles, media_base="http://sandbox",
+                             special_dealers=world.special_dealers)
         return JSONResponse({"seed": world.seed, "fingerprint": fresh.fingerprint()})
 
     async def deliveries(request: Request) -> Response:
@@ -160,7 +161,8 @@ def build_app(world: SandboxWorld, config: SandboxConfig | None = None) -> Starl
         build_control = getattr(module, "build_control_app", None)
         if build_control is not None:
             routes.append(Mount(f"/_sandbox/{vendor}", app=build_control(world, runtime)))
-    routes = [*_control_routes(world, runtime, mounted), *routes, *vendor_mounts, Mount("/media", app=build_media_app())]
+    routes = [*_control_routes(world, runtime, mounted), *routes, *vendor_mounts,
+              Mount("/media", app=build_media_app())]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ advertiser's access (403), then the resource (404).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
 import hashlib
@@ -28,7 +29,8 @@ from starlette.routing import Route
 from dealer_pipeline.sandbox import uk_stock
 from dealer_pipeline.sandbox.faults import FaultRule
 from dealer_pipeline.sandbox.media import image_id as make_image_id
-from dealer_pipeline.sandbox.reference import PLUGGABLE_FUEL_TYPES, UK_DERIVATIVES, UK_DERIVATIVES_BY_ID
+from dealer_pipeline.sandbox.reference import (PLUGGABLE_FUEL_TYPES, UK_DERIVATIVES, UK_DERIVATIVES_BY_ID,
+                                                  UkDerivative)
 from dealer_pipeline.sandbox.runtime import SandboxRuntime
 from dealer_pipeline.sandbox.world import UK_SECTIONS, SandboxWorld, UkAdvertiser, UkItem
 
@@ -234,8 +236,6 @@ class AutotraderApi:
             return JSONResponse({"chargeTimes": []})
         reference = UK_DERIVATIVES_BY_ID.get(item.derivative_id or "")
         if reference is None or reference[1].fuel_type != item.fuel_type:
-            from dealer_pipeline.sandbox.reference import UkDerivative
-
             stand_in = UkDerivative("", "", "", "", item.fuel_type or "Electric", "Automatic", None, 150, 5, 5, 0,
                                     2020, None, battery_kwh=50.0 if item.fuel_type == "Electric" else 12.0)
             return JSONResponse({"chargeTimes": uk_stock.charge_times(stand_in)})
@@ -378,7 +378,8 @@ def apply_change(record: dict[str, Any], change: Mapping[str, Any], *, media_bas
                        ("engine_cc", "engineCapacityCC"), ("co2", "co2EmissionGPKM"), ("colour", "colour")):
         if key in change:
             vehicle[field] = change[key]
-    for key, field in (("external_stock_id", "externalStockId"), ("external_stock_reference", "externalStockReference")):
+    for key, field in (("external_stock_id", "externalStockId"),
+                       ("external_stock_reference", "externalStockReference")):
         if key in change:
             metadata[field] = change[key]
     for dotted, value in (change.get("set") or {}).items():
@@ -456,8 +457,6 @@ class Notifier:
         return {"delivered": results}
 
     async def _retry(self, url: str, body: bytes, headers: dict[str, str], event: str) -> None:
-        import asyncio
-
         for attempt in range(2, self.runtime.config.autotrader_notification_retries + 2):
             await asyncio.sleep(self.runtime.config.autotrader_notification_retry_interval)
             result = await self.runtime.deliver(VENDOR, "PUT", url, headers, body, event=event, attempt=attempt)

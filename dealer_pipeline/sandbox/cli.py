@@ -43,13 +43,15 @@ def make_serve_command(default_dealers_file: Callable[[], Path] | None = None) -
     @click.option("--at-not-integrated", multiple=True, help="Advertiser id not on the integration (403 A).")
     @click.option("--at-no-stock-sync", multiple=True, help="Advertiser id without the Stock Sync product (403 B).")
     @click.option("--wm-deactivated", multiple=True, help="Webmotors CNPJ whose integrations are deactivated.")
+    @click.option("--special-dealers/--no-special-dealers", default=True, show_default=True,
+                  help="Give a fixed share of dealers restricted access (403 A/B, deactivated integrations).")
     @click.option("--log-level", default="warning", show_default=True,
                   type=click.Choice(["critical", "error", "warning", "info", "debug"]))
     @_credential_options
     def serve(host: str, port: int, seed: int, dealers: int, vehicles: int, dealers_file: Path | None,
               receiver: str | None, token_ttl: float | None, public_url: str | None, at_not_integrated: tuple[str, ...],
-              at_no_stock_sync: tuple[str, ...], wm_deactivated: tuple[str, ...], log_level: str,
-              **credentials: str) -> None:
+              at_no_stock_sync: tuple[str, ...], wm_deactivated: tuple[str, ...], special_dealers: bool,
+              log_level: str, **credentials: str) -> None:
         """Serve the four simulated vendor APIs (Autotrader, Webmotors, Autocosmos, Autochat) on one port."""
         from dealer_pipeline.sandbox.app import build_app
         from dealer_pipeline.sandbox.server import serve as run
@@ -59,7 +61,8 @@ def make_serve_command(default_dealers_file: Callable[[], Path] | None = None) -
         base = (public_url or f"http://{shown_host}:{port}").rstrip("/")
         try:
             world = SandboxWorld(seed, dealers, vehicles, media_base=base, not_integrated=at_not_integrated,
-                                 no_stock_sync=at_no_stock_sync, wm_deactivated=wm_deactivated)
+                                 no_stock_sync=at_no_stock_sync, wm_deactivated=wm_deactivated,
+                                 special_dealers=special_dealers)
         except (KeyError, ValueError) as exc:
             raise click.BadParameter(str(exc).strip("'\"")) from None
         config = SandboxConfig(credentials=dict(credentials), public_url=base)

@@ -55,7 +55,8 @@ def presented_token(headers: Mapping[str, str]) -> str | None:
 def default_error(status: int, rule: FaultRule | None) -> tuple[bytes, str]:
     """Body of a scripted fault for a vendor that registered no renderer of its own."""
     if rule is not None and rule.body is not None:
-        body = rule.body if isinstance(rule.body, str) else json.dumps(rule.body, ensure_ascii=False, separators=(",", ":"))
+        body = rule.body if isinstance(rule.body, str) else json.dumps(rule.body, ensure_ascii=False,
+                                                                       separators=(",", ":"))
         return body.encode(), "application/json"
     return json.dumps({"status": status, "message": "scripted fault"}, separators=(",", ":")).encode(), \
         "application/json"

@@ -4,8 +4,9 @@ lead detail, CRM lead insertion and `{status, message[, errors]}` error bodies; 
 `/_sandbox/webmotors`, endpoints that create leads (delivering the lead notice with the callback
 `token`, re-sent on non-2xx) and change stock.
 
-Checks run in this order: body size (413), credentials and dealer state (401), app release
-(403), parameters and body (400), resource ownership (404), business rules (422).
+Checks run in this order: on the token call body size (413), client credentials (401), body (400),
+user (400/401); on API calls token and dealer state (401), app release (403), body size (413),
+parameters and body (400), resource ownership (404), business rules (422).
 """
 
 from __future__ import annotations

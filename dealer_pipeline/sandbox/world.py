@@ -10,9 +10,10 @@ changed through a control endpoint is pinned in memory so the change sticks.
 Small fixed proportions of dealers are special, by index (documented in docs/sandbox.md):
 UK advertiser `i % 25 == 3` is not on the integration (403 kind A), `i % 25 == 7` lacks the
 Stock Sync product (403 kind B), `i % 20 == 13` has status Inactive; Webmotors dealer
-`i % 10 == 4` has its integrations deactivated (401). Publish targets: a dealer has an
-Autocosmos adminmail unless `i % 5 == 2` (not yet linked to our app when `i % 9 == 8`), and an
-Autochat dealership unless `i % 4 == 1` (integration off when `i % 7 == 5`). Each can also be
+`i % 10 == 4` has its integrations deactivated (401); `special_dealers=False` turns these access
+rules (and the two below marked *access*) off, for clean benchmark runs. Publish targets: a dealer has an
+Autocosmos adminmail unless `i % 5 == 2` (not yet linked to our app when `i % 9 == 8`, *access*), and
+an Autochat dealership unless `i % 4 == 1` (integration off when `i % 7 == 5`, *access*). Each can also be
 set explicitly (constructor arguments, CLI options, control endpoints).
 
 Stock ids carry their dealer and position: an Autotrader stockId is `<8 hex world prefix><6 hex
@@ -336,7 +337,7 @@ class SandboxWorld:
     def __init__(self, seed: int = 7, dealers: int = 3, vehicles: int = 25, *,
                  media_base: str = "http://127.0.0.1:8765", cache_dealers: int = 64,
                  not_integrated: Iterable[str] = (), no_stock_sync: Iterable[str] = (),
-                 wm_deactivated: Iterable[str] = ()) -> None:
+                 wm_deactivated: Iterable[str] = (), special_dealers: bool = True) -> None:
         if dealers < 0 or vehicles < 0:
             raise ValueError("dealers and vehicles must be >= 0")
         if vehicles > MAX_VEHICLES:
@@ -346,6 +347,7 @@ class SandboxWorld:
         self.vehicles = vehicles
         self.media_base = media_base.rstrip("/")
         self._cache_size = max(1, cache_dealers)
+        self.special_dealers = special_dealers
         self._lock = threading.RLock()
         self.uk_prefix = hashlib.sha256(f"{seed}:uk-prefix".encode()).hexdigest()[:8]
         self.uk_advertisers: list[UkAdvertiser] = [self._make_advertiser(i) for i in range(dealers)]
@@ -375,14 +377,20 @@ class SandboxWorld:
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(":".join(str(p) for p in (self.seed, *parts)))
 
+    def _special(self, i: int, every: int, at: int) -> bool:
+        """Whether dealer `i` gets a special access rule (see the module docstring)."""
+        return self.special_dealers and i % every == at
+
     def _make_advertiser(self, i: int) -> UkAdvertiser:
         rng = self._rng("uk-advertiser", i)
         advertiser_id = str(10_000_000 + i * 1009 + rng.randrange(1000))
         f = uk_stock.advertiser_fields(rng, i)
         return UkAdvertiser(
-            index=i, advertiser_id=advertiser_id, name=f["name"], status="Inactive" if i % 20 == 13 else "Active",
+            index=i, advertiser_id=advertiser_id, name=f["name"],
+            status="Inactive" if self._special(i, 20, 13) else "Active",
             segment=f["segment"], website=f["website"], phone=f["phone"], strapline=f["strapline"],
-            location=f["location"], slug=f["slug"], on_integration=i % 25 != 3, stock_sync=i % 25 != 7,
+            location=f["location"], slug=f["slug"], on_integration=not self._special(i, 25, 3),
+            stock_sync=not self._special(i, 25, 7),
             publish=self._targets(i, "uk", f["slug"], "co.uk", "stock"),
         )
 
@@ -390,7 +398,7 @@ class SandboxWorld:
         rng = self._rng("br-dealer", i)
         f = br_stock.dealer_fields(rng, i)
         password = "Wm-" + hashlib.sha256(f"{self.seed}:{f['cnpj']}:password".encode()).hexdigest()[:16]
-        active = i % 10 != 4
+        active = not self._special(i, 10, 4)
         return BrDealer(
             index=i, cnpj=f["cnpj"], name=f["name"], slug=f["slug"], city=f["city"], state=f["state"],
             codigo_cliente=f["codigo_cliente"], username=f"integrador@{f['slug']}.com.br", password=password,
@@ -409,11 +417,12 @@ class SandboxWorld:
         targets = dealer.publish
         if targets.autocosmos_adminmail:
             self.autocosmos_agencies[targets.autocosmos_adminmail.lower()] = AutocosmosAgency(
-                targets.autocosmos_adminmail, dealer.name, dealer.dealer_id, linked=dealer.index % 9 != 8)
+                targets.autocosmos_adminmail, dealer.name, dealer.dealer_id,
+                linked=not self._special(dealer.index, 9, 8))
         if targets.autochat_dealership_id:
             self.autochat_dealerships[targets.autochat_dealership_id] = AutochatDealership(
                 targets.autochat_dealership_id, dealer.name, dealer.dealer_id,
-                integration_enabled=dealer.index % 7 != 5)
+                integration_enabled=not self._special(dealer.index, 7, 5))
 
     def advertiser(self, advertiser_id: str | None) -> UkAdvertiser | None:
         return self._by_advertiser_id.get(advertiser_id or "")

@@ -167,3 +167,14 @@ def test_handle_env_points_the_pipeline_at_the_sandbox(sandbox: SandboxHandle) -
         configured = getattr(defaults, field)
         assert (configured.reveal() if hasattr(configured, "reveal") else configured) == value, field
     load_dealers(Path(sandbox.env()["DEALER_PIPELINE_DEALERS_FILE"]), environ=sandbox.env())
+
+
+def test_special_dealers_can_be_turned_off() -> None:
+    plain = SandboxWorld(seed=5, dealers=30, vehicles=0, special_dealers=False)
+    assert all(a.on_integration and a.stock_sync and a.status == "Active" for a in plain.uk_advertisers)
+    assert all(d.stock_integration and d.crm_integration for d in plain.br_dealers)
+    assert all(a.linked for a in plain.autocosmos_agencies.values())
+    assert all(d.integration_enabled for d in plain.autochat_dealerships.values())
+    special = SandboxWorld(seed=5, dealers=30, vehicles=0)
+    assert [a.advertiser_id for a in special.uk_advertisers] == [a.advertiser_id for a in plain.uk_advertisers]
+    assert sum(not a.on_integration for a in special.uk_advertisers) == 2
