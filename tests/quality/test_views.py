@@ -172,12 +172,12 @@ def test_downgrade_drops_the_views_and_upgrade_restores_them(empty_store_url: st
     engine = create_store_engine(empty_store_url)
     try:
         migrate.upgrade(engine)
-        assert set(sa.inspect(engine).get_view_names()) == set(VIEW_NAMES)
+        assert set(VIEW_NAMES) <= set(sa.inspect(engine).get_view_names())
         migrate.downgrade(engine, "0001")
         sa.inspect(engine).clear_cache()
         assert sa.inspect(engine).get_view_names() == []
         migrate.upgrade(engine)
-        assert set(sa.inspect(engine).get_view_names()) == set(VIEW_NAMES)
+        assert set(VIEW_NAMES) <= set(sa.inspect(engine).get_view_names())
     finally:
         engine.dispose()
 
