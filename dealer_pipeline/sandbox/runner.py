@@ -12,6 +12,7 @@ handle waits for `/_sandbox/health` before returning and kills the process on `s
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -141,6 +142,7 @@ class SandboxHandle:
 
     # -- lifecycle -------------------------------------------------------------------------
     def stop(self) -> None:
+        """Stop the subprocess (SIGTERM, then SIGKILL after 5 s); safe to call twice."""
         self._session.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -197,6 +199,7 @@ def start_sandbox(*, seed: int = 7, dealers: int = 3, vehicles: int = 25, port: 
         base = f"http://127.0.0.1:{chosen}"
         handle = SandboxHandle(process, base, work, target, accepted, log_path, owns)
         if _wait_healthy(process, base):
+            atexit.register(handle.stop)  # never leave a sandbox behind, even if the caller forgets
             return handle
         last_error = log_path.read_text(errors="replace")[-2000:]
         handle._owns_workdir = False
