@@ -41,8 +41,16 @@ def _autotrader_refetcher() -> Refetcher | None:
     return getattr(autotrader_sync, "refresh_enrichments", None)
 
 
+def _needs_an_operator(exc: Exception) -> bool:
+    """A block or a rejected input: already recorded in `api_blocks` with an action; retrying is useless."""
+    from dealer_pipeline.http.errors import BadRequest, VendorBlocked
+
+    return isinstance(exc, (VendorBlocked, BadRequest))
+
+
 def run(engine: sa.Engine, work: Followups, *, raise_errors: bool = False) -> FollowupReport:
-    """Make the calls `work` asks for; with `raise_errors` a vendor failure propagates."""
+    """Make the calls `work` asks for; with `raise_errors` a vendor failure propagates, except
+    a block or rejected input (recorded in `api_blocks` for an operator, reported here)."""
     calls, error = 0, None
     if work.refetch:
         refetcher = _autotrader_refetcher()
@@ -53,7 +61,7 @@ def run(engine: sa.Engine, work: Followups, *, raise_errors: bool = False) -> Fo
             try:
                 calls = refetcher(engine, work.refetch)
             except Exception as exc:  # the events stay applied; the need stays visible in the store
-                if raise_errors:
+                if raise_errors and not _needs_an_operator(exc):
                     raise
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("refetching enrichments for %d vehicles failed (%s); the next enrichment run "

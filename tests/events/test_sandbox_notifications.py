@@ -226,6 +226,22 @@ def test_derivative_change_to_a_plug_in_fetches_features_and_charge_times_once(v
     assert _calls(vendor_sandbox, since, stock_id) == []
 
 
+def test_a_blocked_advertiser_stops_the_refetch_not_the_events(vendor_sandbox: SandboxHandle,
+                                                                module_engine: sa.Engine) -> None:
+    advertiser = _advertiser(vendor_sandbox)
+    vendor_sandbox.control("POST", f"/autotrader/advertisers/{advertiser}/access", {"stock_sync": False})
+    try:
+        created = vendor_sandbox.control("POST", f"/autotrader/advertisers/{advertiser}/stock", {})
+        applied = apply_pending_of(module_engine, "autotrader", created["stockId"])  # raise_errors=True
+    finally:
+        vendor_sandbox.control("POST", f"/autotrader/advertisers/{advertiser}/access", {"stock_sync": True})
+        with module_engine.begin() as conn:  # an operator resolves the block
+            conn.execute(sa.text("UPDATE api_blocks SET resolved_at = CURRENT_TIMESTAMP WHERE resolved_at IS NULL"))
+    assert applied.summary.applied == 1
+    assert vehicle(module_engine, created["stockId"])["availability"] == "available"
+    assert applied.after.error is not None and "403" in applied.after.error
+
+
 def test_duplicates_and_out_of_order_from_the_sandbox_apply_once_newest_wins(vendor_sandbox: SandboxHandle,
                                                                              module_engine: sa.Engine) -> None:
     created = vendor_sandbox.control("POST", f"/autotrader/advertisers/{_advertiser(vendor_sandbox)}/stock",

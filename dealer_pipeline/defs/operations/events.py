@@ -91,9 +91,12 @@ def fetch_after_events(context: dg.OpExecutionContext, applied: dict, store: Sto
     if not work.refetch and not work.lead_details:
         return
     report = followups.run(store.engine(), work, raise_errors=True)
+    if report.error:
+        context.log.warning(f"enrichment refetch stopped: {report.error}")
     context.add_output_metadata({
         "vehicles_to_refresh": len(work.refetch),
         "refetch_calls": report.refetch_calls,
+        "refetch_error": report.error or "",
         "lead_details_pending": report.lead_details_pending,
     })
 
