@@ -1,7 +1,7 @@
-"""Vendor sources: one module per vendor (Autotrader here; Webmotors beside it), merged."""
+"""Vendor sources: one module per vendor (Autotrader, Webmotors), merged."""
 
 import dagster as dg
 
-from dealer_pipeline.defs.sources import autotrader
+from dealer_pipeline.defs.sources import autotrader, webmotors
 
-defs = dg.Definitions.merge(autotrader.defs)
+defs = dg.Definitions.merge(autotrader.defs, webmotors.defs)

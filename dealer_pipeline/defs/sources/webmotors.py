@@ -1,0 +1,195 @@
+"""Webmotors in Dagster: the dealers of the dealers file, and each dealer's Cockpit stock.
+
+`webmotors/dealers` reads the dealers file, upserts `dealers` and keeps the dynamic
+partitions `webmotors_dealer` equal to the CNPJ digits of its Webmotors dealers;
+`webmotors/stock` is partitioned by it and uses the pool `webmotors_api`, so the instance's
+pool limit caps concurrent Webmotors work. Retries: the HTTP layer already retries 429/5xx
+and transport errors within its wait budget; the scheduled jobs add a run-level
+`RetryPolicy` for longer outages, and a 401 (with Webmotors' three probable causes), a block,
+rejected input or a broken dealers file raise `dg.Failure(allow_retries=False)`: those need a
+person, not a retry.
+"""
+
+# No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional
+
+import dagster as dg
+import sqlalchemy as sa
+
+from dealer_pipeline.dealers_file import DealerEntry, DealersFile, DealersFileError, load_dealers
+from dealer_pipeline.defs.canonical.checks import build_dealer_vehicle_checks
+from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.http import AuthFailed, BadRequest, VendorBlocked, VendorError
+from dealer_pipeline.settings import Secret
+from dealer_pipeline.sources import webmotors_sync as sync
+from dealer_pipeline.vendors.webmotors import (
+    DEFAULT_ORIGIN,
+    MAX_PAGE_SIZE,
+    WebmotorsClient,
+    WebmotorsContract,
+    WebmotorsRejected,
+    dealer_id,
+)
+
+GROUP = "webmotors"
+POOL = "webmotors_api"
+DEALER_PARTITIONS = dg.DynamicPartitionsDefinition(name="webmotors_dealer")
+DEALERS_KEY = dg.AssetKey(["webmotors", "dealers"])
+STOCK_KEY = dg.AssetKey(["webmotors", "stock"])
+
+#: Run-level retries of scheduled jobs, for outages longer than one call's wait budget.
+RUN_RETRY = dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+_NEEDS_A_PERSON = (VendorBlocked, BadRequest, AuthFailed, WebmotorsRejected)
+
+
+class WebmotorsResource(dg.ConfigurableResource):
+    """The Webmotors client factory (one client per dealer). Unset fields come from the
+    `WEBMOTORS_*` settings, so by default no credential passes through Dagster config; when set
+    through Dagster, give the secret as `dg.EnvVar("WEBMOTORS_CLIENT_SECRET")`. `contract`
+    overrides paths and field names of api/webmotors.md Part 2 (e.g. `{"stock_path": "..."}`)
+    once homologation shows the real ones."""
+
+    base_url: Optional[str] = None
+    client_id: Optional[str] = None
+    client_secret: Optional[str] = None
+    stock_page_size: int = MAX_PAGE_SIZE
+    origin: str = DEFAULT_ORIGIN
+    contract: Dict[str, str] = {}
+    token_refresh_margin_seconds: float = 60.0
+    max_attempts: int = 5
+    backoff_base_seconds: float = 0.5
+    read_timeout_seconds: float = 60.0
+
+    def dealers(self) -> DealersFile:
+        return load_dealers()
+
+    @contextmanager
+    def client(self, engine: sa.Engine, dealer: DealerEntry, run_id: Optional[str] = None) -> Iterator[WebmotorsClient]:
+        client = WebmotorsClient.for_dealer(
+            dealer, engine=engine, run_id=run_id, base_url=self.base_url, client_id=self.client_id,
+            client_secret=Secret(self.client_secret) if self.client_secret else None,
+            contract=WebmotorsContract.with_overrides(self.contract),
+            policy_overrides={"refresh_margin_seconds": self.token_refresh_margin_seconds,
+                              "max_attempts": self.max_attempts, "backoff_base_seconds": self.backoff_base_seconds,
+                              "read_timeout_seconds": self.read_timeout_seconds},
+            stock_page_size=self.stock_page_size, origin=self.origin,
+        )
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+def _failure(exc: VendorError, context: dg.AssetExecutionContext) -> dg.Failure:
+    """A Dagster failure naming vendor, path and status (and for a 401 the three causes); never
+    retried when a person must act."""
+    needs_person = isinstance(exc, _NEEDS_A_PERSON)
+    if needs_person:
+        context.log.error(f"needs an operator (see api_blocks): {exc}")
+    metadata = {"vendor": exc.vendor, "path": exc.path or "", "status": exc.status if exc.status is not None else -1,
+                "needs_operator": needs_person}
+    if isinstance(exc, VendorBlocked):
+        metadata["block_id"] = exc.block_id
+        metadata["block_reason"] = exc.reason
+    return dg.Failure(description=str(exc), metadata=metadata, allow_retries=not needs_person)
+
+
+def _call_metadata(client: WebmotorsClient) -> dict:
+    stats = [client.http.stats, client.once.stats]
+    return {"api_calls": int(sum(sum(s.calls.values()) for s in stats)),
+            "token_requests": sum(s.token_requests for s in stats), "retries": sum(s.retries for s in stats),
+            "waited_seconds": round(sum(s.waited_seconds for s in stats), 2)}
+
+
+def _dealers_file(webmotors: WebmotorsResource) -> DealersFile:
+    try:
+        return webmotors.dealers()
+    except DealersFileError as exc:
+        raise dg.Failure(description=f"the dealers file is invalid: {exc}", allow_retries=False) from None
+
+
+@dg.asset(key=DEALERS_KEY, group_name=GROUP, kinds={"yaml"},
+          description="Webmotors dealers from the dealers file (DEALER_PIPELINE_DEALERS_FILE); upserts `dealers`, "
+                      "marks dealers no longer listed, and keeps one partition per dealer (CNPJ digits).")
+def dealers(context: dg.AssetExecutionContext, webmotors: WebmotorsResource,
+            store: StoreResource) -> dg.MaterializeResult:
+    dealers_file = _dealers_file(webmotors)
+    result = sync.sync_dealers(store.engine(), dealers_file, run_id=context.run.run_id)
+    instance = context.instance
+    existing = set(instance.get_dynamic_partitions(DEALER_PARTITIONS.name))
+    wanted = set(result.listed)
+    added, dropped = sorted(wanted - existing), sorted(existing - wanted)
+    if added:
+        instance.add_dynamic_partitions(DEALER_PARTITIONS.name, added)
+    for key in dropped:
+        instance.delete_dynamic_partition(DEALER_PARTITIONS.name, key)
+    return dg.MaterializeResult(metadata={
+        "dealers_file": str(dealers_file.path), "listed": len(result.listed), "left_integration": len(result.left),
+        "partitions_added": len(added), "partitions_removed": len(dropped),
+    })
+
+
+@dg.asset(key=STOCK_KEY, deps=[DEALERS_KEY], partitions_def=DEALER_PARTITIONS, group_name=GROUP, pool=POOL,
+          kinds={"api"},
+          description="Cockpit stock of one Webmotors dealer: every page downloaded, then applied to `vehicles`; "
+                      "vehicles no longer listed are marked removed only after a complete download.")
+def stock(context: dg.AssetExecutionContext, webmotors: WebmotorsResource,
+          store: StoreResource) -> dg.MaterializeResult:
+    engine = store.engine()
+    cnpj = context.partition_key
+    entry = _dealers_file(webmotors).by_id().get(dealer_id(cnpj))
+    if entry is None:
+        raise dg.Failure(description=f"dealer {dealer_id(cnpj)} is not in the dealers file; rematerialize "
+                                     f"webmotors/dealers to drop its partition", allow_retries=False)
+    with webmotors.client(engine, entry, context.run.run_id) as client:
+        try:
+            result = sync.run_baseline(client, engine, entry, run_id=context.run.run_id)
+        except VendorError as exc:
+            raise _failure(exc, context) from None
+        calls = _call_metadata(client)
+    if not result.complete:
+        context.log.warning(f"baseline of {entry.dealer_id} applied but not complete: {result.error}")
+    unknown = {f"{name}={value}": count for (name, value), count in result.unknown_values.most_common(50)}
+    return dg.MaterializeResult(metadata={
+        "complete": result.complete, "pages": result.pages, "records": result.records, "total": result.total,
+        "created": result.created, "updated": result.updated, "unchanged": result.unchanged,
+        "stale": result.stale, "removed": result.removed, "rejected": result.rejected,
+        "unknown_values": dg.MetadataValue.json(unknown), "dagster/row_count": result.records, **calls,
+    })
+
+
+dealers_job = dg.define_asset_job(
+    "webmotors_dealers_job", selection=[DEALERS_KEY], op_retry_policy=RUN_RETRY,
+    description="Refresh the Webmotors dealers from the dealers file, and their partitions.",
+)
+stock_job = dg.define_asset_job(
+    "webmotors_stock_job", selection=[STOCK_KEY], op_retry_policy=RUN_RETRY,
+    description="One Webmotors dealer's baseline stock.",
+)
+
+
+@dg.schedule(job=dealers_job, cron_schedule="30 4 * * *", execution_timezone="America/Sao_Paulo",
+             default_status=dg.DefaultScheduleStatus.STOPPED)
+def webmotors_dealers_schedule() -> dg.RunRequest:
+    return dg.RunRequest()
+
+
+@dg.schedule(job=stock_job, cron_schedule="50 4,10,16,22 * * *", execution_timezone="America/Sao_Paulo",
+             default_status=dg.DefaultScheduleStatus.STOPPED)
+def webmotors_stock_schedule(context: dg.ScheduleEvaluationContext) -> list:
+    """One run per dealer partition, four times a day (no run keys: every tick is a new baseline)."""
+    keys = context.instance.get_dynamic_partitions(DEALER_PARTITIONS.name)
+    return [dg.RunRequest(partition_key=key, tags={"dealer_pipeline/dealer": dealer_id(key)}) for key in keys]
+
+
+#: Per-dealer data-quality checks on each baseline (blocking rules, row count drop, freshness).
+STOCK_CHECKS = build_dealer_vehicle_checks(STOCK_KEY, DEALER_PARTITIONS, "webmotors")
+
+defs = dg.Definitions(
+    assets=[dealers, stock],
+    asset_checks=STOCK_CHECKS,
+    jobs=[dealers_job, stock_job],
+    schedules=[webmotors_dealers_schedule, webmotors_stock_schedule],
+    resources={"webmotors": WebmotorsResource()},
+)

@@ -1,0 +1,130 @@
+"""The Webmotors tests' harness: a sandbox of their own, a fresh store, a real Dagster instance.
+
+Every test runs the real assets (`dg.materialize` on an ephemeral instance) or the real
+client against the sandbox subprocess over HTTP, and judges from the sandbox's call log
+(only the calls made since the test started) and from the store. Tests that change the
+sandbox (faults, token lifetime, a dealer's Cockpit access) undo it in `finally`/teardown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import dagster as dg
+import pytest
+import requests
+import sqlalchemy as sa
+
+from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.defs.sources import webmotors as wm
+from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
+from dealer_pipeline.settings import get_settings
+from dealer_pipeline.vendors.webmotors import WebmotorsClient
+
+#: 3 Webmotors dealers with 25 ads each (25 = 5 pages of 5, or 2 full pages of 10 and one of 5).
+SEED, DEALERS, VEHICLES = 13, 3, 25
+TOKEN_PATH, STOCK_PATH = "/oauth/v1/access-token", "/site/v1/estoque"
+
+
+@pytest.fixture(scope="package")
+def wm_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
+    with start_sandbox(seed=SEED, dealers=DEALERS, vehicles=VEHICLES,
+                       workdir=tmp_path_factory.mktemp("wm-sandbox")) as handle:
+        yield handle
+
+
+@dataclass
+class Harness:
+    sandbox: SandboxHandle
+    engine: sa.Engine
+    instance: dg.DagsterInstance
+    since: int
+
+    # ---- running the real assets ----
+    def resources(self, **overrides: Any) -> dict[str, Any]:
+        return {"webmotors": wm.WebmotorsResource(**overrides), "store": StoreResource()}
+
+    def dealers(self, **overrides: Any) -> dg.ExecuteInProcessResult:
+        return dg.materialize([wm.dealers], instance=self.instance, resources=self.resources(**overrides),
+                              raise_on_error=False)
+
+    def sync(self, cnpj: str, *, checks: bool = False, **overrides: Any) -> dg.ExecuteInProcessResult:
+        """`webmotors/stock` for one dealer partition (with its per-dealer checks when asked)."""
+        if cnpj not in self.instance.get_dynamic_partitions(wm.DEALER_PARTITIONS.name):
+            self.instance.add_dynamic_partitions(wm.DEALER_PARTITIONS.name, [cnpj])
+        assets: list[Any] = [wm.stock, *(wm.STOCK_CHECKS if checks else [])]
+        return dg.materialize(assets, instance=self.instance, resources=self.resources(**overrides),
+                              partition_key=cnpj, raise_on_error=False)
+
+    def client(self, cnpj: str, **kwargs: Any) -> WebmotorsClient:
+        return WebmotorsClient.for_dealer_id(cnpj, engine=self.engine, **kwargs)
+
+    # ---- what the vendor saw ----
+    def calls(self, path: str | None = None) -> list[dict[str, Any]]:
+        records = self.sandbox.calls(vendor="webmotors", since=self.since)
+        return [c for c in records if path is None or c["path"].startswith(path)]
+
+    def mark(self) -> None:
+        """Judge only calls from now on."""
+        self.since = self.sandbox.last_seq()
+
+    # ---- the sandbox's own view ----
+    def dealer(self, index: int) -> dict[str, Any]:
+        return self.sandbox.world(refresh=True)["webmotors"][index]
+
+    def cnpj(self, index: int) -> str:
+        return self.dealer(index)["cnpj"]
+
+    def set_access(self, cnpj: str, **flags: bool) -> None:
+        self.sandbox.control("POST", f"/webmotors/dealers/{cnpj}/access", flags)
+
+    def vendor_hits(self, cnpj: str) -> list[dict[str, Any]]:
+        """The dealer's stock as the vendor lists it, read with plain requests (not our client)."""
+        dealer = next(d for d in self.sandbox.world()["webmotors"] if d["cnpj"] == cnpj)
+        creds = self.sandbox.credentials
+        base = self.sandbox.url("webmotors")
+        with requests.Session() as session:
+            granted = session.post(f"{base}{TOKEN_PATH}", auth=(creds["webmotors_client_id"],
+                                                                 creds["webmotors_client_secret"]),
+                                   json={"grant_type": "password", "username": dealer["username"],
+                                         "password": dealer["password"]}, timeout=10)
+            assert granted.status_code == 201, granted.text
+            headers = {"client_id": creds["webmotors_client_id"], "access_token": granted.json()["access_token"]}
+            listed = session.get(f"{base}{STOCK_PATH}", params={"p": 1, "qty": 100}, headers=headers, timeout=10)
+        assert listed.status_code == 200, listed.text
+        return listed.json()["hits"]
+
+
+@pytest.fixture
+def harness(store: sa.Engine, wm_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    for name, value in wm_sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS", "20")
+    monkeypatch.setenv("DEALER_PIPELINE_DEFAULT_429_PAUSE_SECONDS", "1")
+    get_settings.cache_clear()
+    wm_sandbox.clear_faults()
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield Harness(wm_sandbox, store, instance, wm_sandbox.last_seq())
+    wm_sandbox.clear_faults()
+    get_settings.cache_clear()
+
+
+def materialization(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict[str, Any]:
+    """Metadata (plain values) of the one materialization of `key` in a run."""
+    (found,) = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()  # type: ignore[union-attr]
+                if e.event_specific_data.materialization.asset_key == key]  # type: ignore[union-attr]
+    return {k: v.value for k, v in found.metadata.items()}
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            return error.message if error else ""
+    return ""
+
+
+def table(engine: sa.Engine, tbl: sa.Table, order: sa.ColumnElement) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(sa.select(tbl).order_by(order)).mappings()]
