@@ -171,21 +171,33 @@ class EventWriter:
                     self._queue.put(None)  # let this thread finish the group, then stop
                     break
                 group.append(nxt)
-            self._write(group)
+            # A request whose client went away has its future cancelled: its row is still
+            # written (a redelivery will find it a duplicate), its answer goes nowhere.
+            live = [(row, future if future.set_running_or_notify_cancel() else None) for row, future in group]
+            try:
+                self._write(live)
+            except BaseException as exc:  # noqa: BLE001 - this thread must outlive any one group
+                log.error("event writer: unexpected %s", type(exc).__name__)
+                for _, future in live:
+                    if future is not None and not future.done():
+                        future.set_exception(exc)
 
-    def _write(self, group: list[tuple[dict[str, Any], Future]]) -> None:
+    def _write(self, group: list[tuple[dict[str, Any], "Future[Stored] | None"]]) -> None:
         try:
             results = insert_events(self.engine, [row for row, _ in group])
         except Exception as exc:  # noqa: BLE001 - retry alone, so one bad row fails only itself
             if len(group) == 1:
-                group[0][1].set_exception(exc)
+                future = group[0][1]
+                if future is not None:
+                    future.set_exception(exc)
                 return
             log.warning("group of %d events failed (%s); writing them one by one", len(group), type(exc).__name__)
             for item in group:
                 self._write([item])
             return
         for (_, future), stored in zip(group, results):
-            future.set_result(stored)
+            if future is not None:
+                future.set_result(stored)
 
 
 def store_rejection(

@@ -48,3 +48,16 @@ def test_nul_and_invalid_utf8_bodies_are_storable(store: sa.Engine) -> None:
     with store.connect() as conn:
         body = conn.execute(sa.select(webhook_events.c.body)).scalar()
     assert body == "\\x00\\xff{broken"
+
+
+def test_a_request_that_went_away_does_not_stop_the_writer(store: sa.Engine) -> None:
+    writer = storage.EventWriter(store, threads=0)  # the loop is run below, in this thread
+    abandoned = writer.submit(_row("gone:1"))
+    assert abandoned.cancel()  # the client disconnected before its answer
+    waiting = writer.submit(_row("here:1"))
+    writer._queue.put(None)
+    writer._loop()
+    assert waiting.result(timeout=5).created
+    with store.connect() as conn:
+        keys = set(conn.execute(sa.select(webhook_events.c.event_key)).scalars())
+    assert keys == {"gone:1", "here:1"}  # kept anyway: a redelivery finds it a duplicate
