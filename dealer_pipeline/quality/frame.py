@@ -63,8 +63,8 @@ def load_vehicles(conn: sa.Connection, *, dealer_id: str | None = None, source: 
     result = conn.execute(stmt)
     names = list(result.keys())
     rows = result.fetchall()
-    columns = zip(*rows) if rows else ([] for _ in names)
-    return typed_frame(pd.DataFrame({name: list(values) for name, values in zip(names, columns)}))
+    columns = zip(*rows, strict=True) if rows else ([] for _ in names)
+    return typed_frame(pd.DataFrame({name: list(values) for name, values in zip(names, columns, strict=True)}))
 
 
 def _copy_frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:

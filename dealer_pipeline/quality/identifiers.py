@@ -104,8 +104,9 @@ def registration_problems(registrations: pd.Series, markets: pd.Series, plate_fi
     problems[final_bad] = "plate_final '" + plate_finals[final_bad] + "' is not the plate's final digit(s)"
     mismatch = final_present & ~final_bad & present & ~br_bad
     if mismatch.any():
-        ends = pd.Series([r.endswith(f) for r, f in zip(reg[mismatch], final[mismatch])], index=reg[mismatch].index)
+        plates, finals = reg[mismatch], final[mismatch]
+        ends = pd.Series([p.endswith(f) for p, f in zip(plates, finals, strict=True)], index=plates.index)
         idx = ends[~ends].index
-        problems[idx] = "registration '" + registrations[idx] + "' does not end with plate_final '" + plate_finals[
-            idx] + "'"
+        problems[idx] = ("registration '" + registrations[idx] + "' does not end with plate_final '"
+                         + plate_finals[idx] + "'")
     return problems

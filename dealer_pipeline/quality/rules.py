@@ -192,7 +192,7 @@ def lifecycle_availability(frame: pd.DataFrame, ctx: RuleContext) -> pd.Series:
          lambda f: "lifecycle_state " + f["lifecycle_state"] + " but availability " + f["availability"]
          + " (expected " + key[f.index].map(_EXPECTED_TEXT).astype("string") + ")"),
         (judged_source & ~known & listed,
-         lambda f: "lifecycle_state '" + f["lifecycle_state"].fillna("") + "' is not a known " + f["source"]
+         lambda f: "lifecycle_state '" + f["lifecycle_state"].fillna("<missing>") + "' is not a known " + f["source"]
          + " state: cannot confirm the vehicle is on sale"),
         (autotrader & known & consistent & reserved_flag & _mask(availability == "available"),
          lambda f: "reservationStatus " + f["reservation_status"] + " but availability available"),

@@ -142,7 +142,8 @@ def test_dealer_check_factory_judges_one_dealer_partition(store: sa.Engine, stor
             severity="blocking", reason="fixed since", detected_at=now))
 
     checks = build_dealer_vehicle_checks(["autotrader", "stock"], ADVERTISERS, "autotrader")
-    assert [next(iter(c.check_specs)).name for c in checks] == ["vehicle_rules", "baseline_row_count", "dealer_freshness"]
+    names = [next(iter(c.check_specs)).name for c in checks]
+    assert names == ["vehicle_rules", "baseline_row_count", "dealer_freshness"]
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(ADVERTISERS.name, ["10012345", "10099887"])
     result = dg.materialize([autotrader_stock, *checks], instance=instance, partition_key="10012345",
