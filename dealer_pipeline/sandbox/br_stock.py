@@ -32,7 +32,7 @@ DETAILS = ("Único dono, revisões na concessionária.", "Carro muito conservado
 def cnpj_check_digits(base12: str) -> str:
     """The two check digits of a CNPJ (Receita Federal's modulo-11 rule)."""
     def digit(numbers: str, weights: tuple[int, ...]) -> str:
-        remainder = sum(int(n) * w for n, w in zip(numbers, weights)) % 11
+        remainder = sum(int(n) * w for n, w in zip(numbers, weights, strict=True)) % 11
         return "0" if remainder < 2 else str(11 - remainder)
 
     first = digit(base12, (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2))

@@ -183,7 +183,7 @@ def start_sandbox(*, seed: int = 7, dealers: int = 3, vehicles: int = 25, port: 
     env = dict(os.environ)
     env.update({CREDENTIAL_ENV[name]: value for name, value in accepted.items()})
     last_error = ""
-    for attempt in range(3):
+    for _ in range(3):
         chosen = port or free_port()
         argv = [sys.executable, "-m", "dealer_pipeline.sandbox", "serve", "--host", "127.0.0.1", "--port", str(chosen),
                 "--seed", str(seed), "--dealers", str(dealers), "--vehicles", str(vehicles),

@@ -125,7 +125,7 @@ def _n(r: Callable[[], float], stop: int) -> int:
 def _w(r: Callable[[], float], values: Sequence[Any], weights: Sequence[int]) -> Any:
     """A weighted choice."""
     point = r() * sum(weights)
-    for value, weight in zip(values, weights):
+    for value, weight in zip(values, weights, strict=True):
         point -= weight
         if point < 0:
             return value

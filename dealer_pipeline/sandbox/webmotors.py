@@ -289,11 +289,10 @@ class WebmotorsApi:
         ad_id = payload.get("anuncio_id")
         if ad_id is not None and (not isinstance(ad_id, int) or isinstance(ad_id, bool)):
             errors.append({"field": "anuncio_id", "message": "deve ser um número inteiro"})
-        cnpj = "".join(c for c in payload.get("cnpj") or "" if c.isdigit()) if isinstance(payload.get("cnpj"), str) \
-            else ""
-        if isinstance(payload.get("cnpj"), str) and payload["cnpj"].strip() and \
-                (len(cnpj) != 14 or any(c not in "0123456789./- " for c in payload["cnpj"])):
-            errors.append({"field": "cnpj", "message": "cnpj deve ter 14 dígitos"})
+        raw_cnpj = payload.get("cnpj") if isinstance(payload.get("cnpj"), str) else ""
+        cnpj = "".join(c for c in raw_cnpj if c.isdigit())
+        if raw_cnpj.strip() and (len(cnpj) != 14 or set(raw_cnpj) - set("0123456789./- ")):
+            errors.append({"field": "cnpj", "message": "cnpj deve ter 14 dígitos (pontuação permitida)"})
         if errors:
             return _error(400, None, errors)
         if cnpj != dealer.cnpj:

@@ -250,7 +250,8 @@ def test_every_lifecycle_state_stays_listed(fresh_sandbox: Callable[..., Sandbox
     url = f"{sandbox.url('autotrader')}/stock"
     records = requests.get(url, params={"advertiserId": advertiser, "pageSize": 200}, headers=headers,
                            timeout=10).json()["results"]
-    for record, state in zip(records, ("DUE_IN", "FORECOURT", "SALE_IN_PROGRESS", "SOLD", "WASTEBIN", "DELETED")):
+    for record, state in zip(records, ("DUE_IN", "FORECOURT", "SALE_IN_PROGRESS", "SOLD", "WASTEBIN", "DELETED"),
+                             strict=True):
         sandbox.change("autotrader", record["metadata"]["stockId"], lifecycle=state, deliver=False)
     listed = requests.get(url, params={"advertiserId": advertiser, "pageSize": 200}, headers=headers,
                           timeout=10).json()
