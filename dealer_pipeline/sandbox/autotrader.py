@@ -216,7 +216,7 @@ class AutotraderApi:
         stock = self.world.uk_stock(access.advertiser_id)
         item = stock.get(stock_id) if stock else None
         if item is None:
-            return _error(404, f"Stock item {stock_id} not found for advertiser {access.advertiser_id}")
+            return _error(404, f"Stock item {stock_id} of advertiser {access.advertiser_id} not found")
         return item, access
 
     async def features(self, request: Request) -> Response:

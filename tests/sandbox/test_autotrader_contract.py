@@ -327,7 +327,7 @@ def test_features_and_charge_times_404_for_unknown_or_foreign_stock(get: Callabl
             answer = get(f"/stock/{stock_id}/{tail}", advertiserId=advertiser)
             assert answer.status_code == 404
             warning = answer.json()["warnings"][0]
-            assert warning["type"] == "ERROR" and warning["message"].startswith(f"Stock item {stock_id} not found")
+            assert warning["type"] == "ERROR" and warning["message"] == f"Stock item {stock_id} of advertiser {advertiser} not found"
     assert get(f"/stock/{foreign}/features").status_code == 400  # advertiserId is required here too
 
 
