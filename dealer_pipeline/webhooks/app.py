@@ -106,11 +106,15 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
                     log.exception("could not record a rejected %s webhook", source)
                 return Response(status_code=413)
             delivery = Delivery(source, headers, query, raw, received_at, remote)
+            decision = intake.decide(delivery) if len(raw) <= INLINE_BYTES else await _run(intake.decide, delivery)
+            if decision.row is None:
+                status = decision.reject_status or 403
+                try:
+                    await _run(intake.reject, delivery, status, decision.reject_reason or "rejected")
+                except sa.exc.SQLAlchemyError:  # the answer stays 403: the request is not authentic
+                    log.error("could not record a rejected %s webhook", source)
+                return Response(status_code=status)
             try:
-                decision = intake.decide(delivery) if len(raw) <= INLINE_BYTES else await _run(intake.decide, delivery)
-                if decision.row is None:
-                    status = decision.reject_status or 403
-                    return _response(await _run(intake.reject, delivery, status, decision.reject_reason or "rejected"))
                 stored = await asyncio.wrap_future(writer.submit(decision.row))
             except Exception as exc:  # noqa: BLE001 - the store failed: nothing acknowledged
                 # Not stored, so not acknowledged: the vendor's retry will bring it again.

@@ -238,3 +238,6 @@ def test_healthz_reports_the_store(receiver: ReceiverHandle, tmp_path) -> None:
         # Not stored, so not acknowledged: the vendor will deliver it again.
         response = requests.put(down.url("autotrader"), data=body, headers=at_headers(body), timeout=10)
         assert response.status_code == 503
+        # A forged one is still refused as forged.
+        forged = requests.put(down.url("autotrader"), data=body, headers=at_headers(body, secret="x"), timeout=10)
+        assert forged.status_code == 403
