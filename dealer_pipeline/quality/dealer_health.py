@@ -19,6 +19,8 @@ from dealer_pipeline.store.schema import sync_runs, vehicles
 BASELINE_KIND = "baseline"
 OTHER_VOCABULARY = "other_vocabulary_share"
 VOCABULARY_COLUMNS = {"fuel_type": "source_fuel_type", "transmission": "source_transmission"}
+#: What `other_vocabulary_share` reads (pass to `load_vehicles(columns=...)`).
+OTHER_SHARE_COLUMNS = ("vehicle_id", "dealer_id", "availability", *VOCABULARY_COLUMNS, *VOCABULARY_COLUMNS.values())
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,8 @@ def _listed_spec(today: date, currencies: list[str]) -> Spec:
 TABLE_COLUMNS = ("vehicle_id", "source", "dealer_id", "availability", "fuel_type", "transmission", "price_currency")
 LISTED_COLUMNS = ("vehicle_id", "make", "model", "price_amount", "price_currency", "image_count", "model_year",
                   "mileage_km", "power_kw", "doors", "seats", "vin")
+#: What the suite reads (pass to `load_vehicles(columns=...)`).
+SUITE_COLUMNS = tuple(dict.fromkeys(TABLE_COLUMNS + LISTED_COLUMNS))
 #: Few distinct values: categoricals make GX's batch fingerprint (a hash of every cell) cheap.
 CATEGORICAL = ("source", "dealer_id", "availability", "fuel_type", "transmission", "price_currency", "make", "model")
 

@@ -8,6 +8,7 @@ to judge ranges (reasons quote the stored value).
 from __future__ import annotations
 
 import io
+from typing import Sequence
 
 import pandas as pd
 import sqlalchemy as sa
@@ -40,14 +41,22 @@ def _plate_final(dialect: str) -> sa.ColumnElement[str]:
     return sa.case((vehicles.c.source == "webmotors", value), else_=None)
 
 
-def vehicles_query(dialect: str, *, dealer_id: str | None = None, source: str | None = None) -> sa.Select:
-    plain = [vehicles.c[name] for name in TEXT_COLUMNS + INT_COLUMNS if name not in ("plate_final", "image_count")]
-    stmt = sa.select(
-        *plain,
-        _plate_final(dialect).label("plate_final"),
-        _image_count(dialect).label("image_count"),
-        *(sa.cast(vehicles.c[name], sa.Float).label(name) for name in FLOAT_COLUMNS),
-    )
+def _column(name: str, dialect: str) -> sa.ColumnElement:
+    if name == "plate_final":
+        return _plate_final(dialect).label(name)
+    if name == "image_count":
+        return _image_count(dialect).label(name)
+    if name in FLOAT_COLUMNS:
+        return sa.cast(vehicles.c[name], sa.Float).label(name)
+    return vehicles.c[name]
+
+
+def vehicles_query(dialect: str, *, dealer_id: str | None = None, source: str | None = None,
+                   columns: Sequence[str] = COLUMNS) -> sa.Select:
+    unknown = set(columns) - set(COLUMNS)
+    if unknown:
+        raise ValueError(f"not a judged column: {sorted(unknown)}")
+    stmt = sa.select(*(_column(name, dialect) for name in columns))
     if dealer_id is not None:
         stmt = stmt.where(vehicles.c.dealer_id == dealer_id)
     if source is not None:
@@ -55,16 +64,20 @@ def vehicles_query(dialect: str, *, dealer_id: str | None = None, source: str | 
     return stmt
 
 
-def load_vehicles(conn: sa.Connection, *, dealer_id: str | None = None, source: str | None = None) -> pd.DataFrame:
-    """The judged columns of every vehicle (or one dealer's, or one source's), with nullable dtypes."""
-    stmt = vehicles_query(conn.dialect.name, dealer_id=dealer_id, source=source)
+def load_vehicles(conn: sa.Connection, *, dealer_id: str | None = None, source: str | None = None,
+                  columns: Sequence[str] = COLUMNS) -> pd.DataFrame:
+    """The judged columns of every vehicle (or one dealer's, or one source's), with nullable dtypes.
+
+    A check that needs only some `columns` reads only those; the others come back null.
+    """
+    stmt = vehicles_query(conn.dialect.name, dealer_id=dealer_id, source=source, columns=columns)
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
         return _copy_frame(conn, stmt)
     result = conn.execute(stmt)
     names = list(result.keys())
     rows = result.fetchall()
-    columns = zip(*rows, strict=True) if rows else ([] for _ in names)
-    return typed_frame(pd.DataFrame({name: list(values) for name, values in zip(names, columns, strict=True)}))
+    values = zip(*rows, strict=True) if rows else ([] for _ in names)
+    return typed_frame(pd.DataFrame({name: list(column) for name, column in zip(names, values, strict=True)}))
 
 
 def _copy_frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
@@ -83,7 +96,8 @@ def _copy_frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
     dtypes = {name: "string" for name in TEXT_COLUMNS}
     dtypes.update({name: "Int64" for name in INT_COLUMNS})
     dtypes.update({name: "Float64" for name in FLOAT_COLUMNS})
-    return typed_frame(pd.read_csv(buffer, dtype=dtypes, keep_default_na=False, na_values=[""]))
+    frame = pd.read_csv(buffer, dtype=dtypes, keep_default_na=False, na_values=[""])
+    return typed_frame(frame)
 
 
 def typed_frame(frame: pd.DataFrame) -> pd.DataFrame:

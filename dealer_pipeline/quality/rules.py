@@ -224,6 +224,8 @@ BLOCKING_RULES: tuple[Rule, ...] = (
          lifecycle_availability),
 )
 RULE_NAMES = tuple(rule.name for rule in BLOCKING_RULES)
+#: What the identity rule reads (pass to `load_vehicles(columns=...)` to check identity alone).
+IDENTITY_COLUMNS = ("vehicle_id", "source", "source_vehicle_id", "dealer_id", "availability")
 
 
 @dataclass

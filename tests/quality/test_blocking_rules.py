@@ -238,3 +238,17 @@ def test_model_year_limit_follows_the_calendar() -> None:
     row = uk_vehicle(1, model_year=2027)
     assert evaluate_blocking_rules(_frame([row]), today=date(2026, 1, 1)).passed
     assert not evaluate_blocking_rules(_frame([row]), today=date(2025, 12, 31)).passed
+
+
+def test_a_check_can_read_only_the_columns_it_judges(store: sa.Engine) -> None:
+    insert_vehicles(store, [uk_vehicle(1), br_vehicle(1)])
+    with store.connect() as conn:
+        full = load_vehicles(conn)
+        narrow = load_vehicles(conn, columns=["vehicle_id", "dealer_id", "plate_final"])
+        with pytest.raises(ValueError, match="not a judged column"):
+            load_vehicles(conn, columns=["raw"])
+    assert list(narrow.columns) == list(full.columns)
+    assert narrow["make"].isna().all() and full["make"].notna().all()
+    by_id = narrow.set_index("vehicle_id")
+    assert by_id.loc[br_vehicle(1)["vehicle_id"], "plate_final"] == "3"  # from the raw Webmotors hit
+    assert full.set_index("vehicle_id").loc[uk_vehicle(1)["vehicle_id"], "image_count"] == 3

@@ -19,7 +19,7 @@ from dealer_pipeline.defs.canonical.metadata import (
 )
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.quality import dealer_health, findings, rules
-from dealer_pipeline.quality.expectations import validate_vehicles
+from dealer_pipeline.quality.expectations import SUITE_COLUMNS, validate_vehicles
 from dealer_pipeline.quality.frame import load_vehicles
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.engine import transaction
@@ -60,7 +60,7 @@ def run_dealer_freshness(store: StoreResource, dealer_id: str | None = None) -> 
 @dg.asset_check(asset=VEHICLES, description="vehicle_id is unique and equals <source>:<source_vehicle_id>")
 def unique_vehicle_id(store: StoreResource) -> dg.AssetCheckResult:
     with store.engine().connect() as conn:
-        frame = load_vehicles(conn)
+        frame = load_vehicles(conn, columns=rules.IDENTITY_COLUMNS)
     unique_rule = tuple(r for r in rules.BLOCKING_RULES if r.name == "unique_vehicle_id")
     report = rules.evaluate_blocking_rules(frame, rules=unique_rule)
     return dg.AssetCheckResult(passed=report.passed, severity=ERROR,
@@ -76,7 +76,7 @@ def vehicle_rules(store: StoreResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset=VEHICLES, description="Great Expectations suite over the whole canonical table")
 def great_expectations_suite(store: StoreResource) -> dg.AssetCheckResult:
     with store.engine().connect() as conn:
-        frame = load_vehicles(conn)
+        frame = load_vehicles(conn, columns=SUITE_COLUMNS)
     outcomes = validate_vehicles(frame)
     return dg.AssetCheckResult(passed=all(o.success for o in outcomes), severity=ERROR,
                                metadata=expectation_metadata(outcomes))
@@ -99,7 +99,7 @@ def dealer_freshness(store: StoreResource) -> dg.AssetCheckResult:
 def other_vocabulary_share(store: StoreResource) -> dg.AssetCheckResult:
     engine = store.engine()
     with engine.connect() as conn:
-        frame = load_vehicles(conn)
+        frame = load_vehicles(conn, columns=dealer_health.OTHER_SHARE_COLUMNS)
     result = dealer_health.other_vocabulary_share(frame)
     with transaction(engine) as conn:
         findings.replace_findings(conn, result.findings(), check_names=[dealer_health.OTHER_VOCABULARY])
