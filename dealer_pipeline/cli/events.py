@@ -22,7 +22,8 @@ def process(as_json: bool) -> None:
     engine = get_engine()
     summary = apply_all_pending(engine)
     after = followups.run(engine, summary.followups)
-    result = summary.as_dict() | {"refetch_calls": after.refetch_calls, "refetch_error": after.error}
+    result = summary.as_dict() | {"refetch_calls": after.refetch_calls, "lead_details_fetched":
+                                  after.lead_details_fetched, "followup_error": after.error}
     if as_json:
         click.echo(json.dumps(result, sort_keys=True))
         return
@@ -34,6 +35,8 @@ def process(as_json: bool) -> None:
         click.echo(f"  failed: {error}")
     if summary.refetch_requested:
         click.echo(f"enrichments: {summary.refetch_requested} vehicles changed derivativeId or features, "
-                   f"{after.refetch_calls} calls made" + (f" (failed: {after.error})" if after.error else ""))
-    if summary.lead_details_pending:
-        click.echo(f"leads: {summary.lead_details_pending} new, detail fetch pending")
+                   f"{after.refetch_calls} calls made")
+    if summary.lead_details_wanted:
+        click.echo(f"leads: {summary.lead_details_wanted} new, {after.lead_details_fetched} details fetched")
+    if after.error:
+        click.echo(f"follow-up calls stopped: {after.error}")

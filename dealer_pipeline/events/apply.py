@@ -62,7 +62,8 @@ class ApplySummary:
         return len(self.followups.refetch)
 
     @property
-    def lead_details_pending(self) -> int:
+    def lead_details_wanted(self) -> int:
+        """New leads whose detail is to fetch."""
         return len(self.followups.lead_details)
 
     @property
@@ -90,7 +91,7 @@ class ApplySummary:
             "last_event_id": max(self.event_ids) if self.event_ids else None,
             "errors": list(self.errors),
             "refetch_requested": self.refetch_requested,
-            "lead_details_pending": self.lead_details_pending,
+            "lead_details_wanted": self.lead_details_wanted,
         }
 
     def merge(self, other: "ApplySummary") -> None:

@@ -2,7 +2,8 @@
 
 * A vehicle whose `derivative_id` or `features` changed needs its stock features (and, for a
   derivative change, its charge times) fetched again: AT-FEAT-2 / AT-CHG-3.
-* A newly stored Webmotors lead needs its detail fetched with the dealer's token.
+* A newly stored Webmotors lead needs its detail fetched with the dealer's token (WM-LEAD-1);
+  that fetch is also what makes an unsigned notice trustworthy.
 
 A failure here never un-applies an event: the need stays visible in the store (an
 enrichment whose recorded derivativeId/features hash no longer matches the vehicle is stale
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 
 from dealer_pipeline.events.model import Followups
+from dealer_pipeline.store.engine import transaction
+from dealer_pipeline.store.schema import leads
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +31,9 @@ Refetcher = Callable[[sa.Engine, Mapping[str, set[str]]], int]
 @dataclass(frozen=True)
 class FollowupReport:
     refetch_calls: int = 0  # vendor calls the enrichment rule made
-    lead_details_pending: int = 0
-    error: str | None = None  # why the refetch failed (the need stays recorded in the store)
+    lead_details_fetched: int = 0
+    lead_details_pending: int = 0  # not fetched: Webmotors does not know the lead, or the call failed
+    error: str | None = None  # why a follow-up stopped (the need stays recorded in the store)
 
 
 def _autotrader_refetcher() -> Refetcher | None:
@@ -51,7 +55,7 @@ def _needs_an_operator(exc: Exception) -> bool:
 def run(engine: sa.Engine, work: Followups, *, raise_errors: bool = False) -> FollowupReport:
     """Make the calls `work` asks for; with `raise_errors` a vendor failure propagates, except
     a block or rejected input (recorded in `api_blocks` for an operator, reported here)."""
-    calls, error = 0, None
+    calls, errors = 0, []
     if work.refetch:
         refetcher = _autotrader_refetcher()
         if refetcher is None:
@@ -63,9 +67,50 @@ def run(engine: sa.Engine, work: Followups, *, raise_errors: bool = False) -> Fo
             except Exception as exc:  # the events stay applied; the need stays visible in the store
                 if raise_errors and not _needs_an_operator(exc):
                     raise
-                error = f"{type(exc).__name__}: {exc}"
+                errors.append(f"enrichments: {type(exc).__name__}: {exc}")
                 log.warning("refetching enrichments for %d vehicles failed (%s); the next enrichment run "
                             "picks them up", len(work.refetch), type(exc).__name__)
+    fetched = 0
     if work.lead_details:
-        log.info("%d new leads: detail fetch pending (leads.detail is NULL)", len(work.lead_details))
-    return FollowupReport(refetch_calls=calls, lead_details_pending=len(work.lead_details), error=error)
+        fetched, lead_errors = _lead_details(engine, work.lead_details, raise_errors=raise_errors)
+        errors += lead_errors
+    return FollowupReport(refetch_calls=calls, lead_details_fetched=fetched,
+                          lead_details_pending=len(work.lead_details) - fetched,
+                          error="; ".join(errors) or None)
+
+
+def _lead_details(engine: sa.Engine, wanted: Sequence[tuple[str | None, str, str | None]], *,
+                  raise_errors: bool) -> tuple[int, list[str]]:
+    """Fetch each new lead's detail with its dealer's token; store it (and the ad it is about)."""
+    from dealer_pipeline.canonical.webmotors import vehicle_id
+    from dealer_pipeline.vendors.webmotors import WebmotorsClient
+
+    by_dealer: dict[str | None, list[tuple[str, str | None]]] = {}
+    for dealer, lead_key, lead_type in wanted:
+        by_dealer.setdefault(dealer, []).append((lead_key, lead_type))
+    fetched, errors = 0, []
+    for dealer, items in by_dealer.items():
+        if dealer is None:
+            errors.append(f"leads {[key for key, _ in items]}: the notice names no dealer (Cnpj)")
+            continue
+        try:
+            with WebmotorsClient.for_dealer_id(dealer, engine=engine) as client:
+                for lead_key, lead_type in items:
+                    detail = client.get_lead(lead_key, lead_type or "")
+                    if detail is None:
+                        errors.append(f"lead {lead_key}: Webmotors does not know it for {dealer}")
+                        continue
+                    ad = detail.get("anuncio") if isinstance(detail.get("anuncio"), dict) else {}
+                    with transaction(engine) as conn:
+                        conn.execute(
+                            sa.update(leads)
+                            .where(leads.c.source == "webmotors", leads.c.lead_key == lead_key)
+                            .values(detail=detail, vehicle_id=vehicle_id(ad["id"]) if ad.get("id") else None)
+                        )
+                    fetched += 1
+        except Exception as exc:  # the lead stays stored, detail NULL: still to fetch
+            if raise_errors and not _needs_an_operator(exc) and not isinstance(exc, ValueError):
+                raise
+            errors.append(f"leads of {dealer}: {type(exc).__name__}: {exc}")
+            log.warning("lead detail for %s failed (%s)", dealer, type(exc).__name__)
+    return fetched, errors

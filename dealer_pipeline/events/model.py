@@ -49,8 +49,8 @@ class Followups:
 
     #: vehicle_id -> enrichment kinds to refetch ("features", "charge_times")
     refetch: dict[str, set[str]] = field(default_factory=dict)
-    #: (dealer_id, lead_key) of newly stored leads whose detail is still to fetch
-    lead_details: list[tuple[str | None, str]] = field(default_factory=list)
+    #: (dealer_id, lead_key, IdTipoLead) of newly stored leads whose detail is still to fetch
+    lead_details: list[tuple[str | None, str, str | None]] = field(default_factory=list)
 
     def extend(self, other: "Followups") -> None:
         for vehicle_id, kinds in other.refetch.items():

@@ -35,5 +35,5 @@ def store_lead(conn: sa.Connection, event: StoredEvent, *, followups: Followups)
     )
     if not inserted:
         return Outcome.ignored(f"lead {lead_key} already stored")
-    followups.lead_details.append((event.dealer_id, lead_key.strip()))
+    followups.lead_details.append((event.dealer_id, lead_key.strip(), convert.text(event.payload.get("IdTipoLead"))))
     return Outcome.applied()

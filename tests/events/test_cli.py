@@ -32,7 +32,7 @@ def test_events_process_applies_pending_events(receiver: ReceiverHandle, module_
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["applied"] >= 1 and summary["ignored"] >= 1
-    assert summary["refetch_error"] is None
+    assert summary["followup_error"] is None
     assert [event(module_engine, i)["status"] for i in ids] == ["applied", "ignored"]
     assert vehicle(module_engine, stock_id)["source_version"] == 2
     again = subprocess.run([str(command), "events", "process"], env=env, capture_output=True, text=True, timeout=120)

@@ -89,20 +89,21 @@ def test_ac_hook_1_agency_acceptance_links_the_agency_to_the_dealer(receiver: Re
     assert event(module_engine, other_topic)["error"] == "type nuevo_topico is not handled"
 
 
-def test_wm_lead_1_lead_notice_stored_once_with_detail_pending(receiver: ReceiverHandle,
+def test_wm_lead_1_lead_notice_stored_once_and_its_detail_wanted(receiver: ReceiverHandle,
                                                               module_engine: sa.Engine) -> None:
     lead_id = str(uuid.uuid4().int)[:7]
     notice = {"IdLead": lead_id, "CodigoCliente": "3823863", "Cnpj": "03.347.828/0001-09", "IdTipoLead": "2"}
     first = deliver_lead(receiver, notice)
     assert deliver_lead(receiver, notice) is None
     summary = apply_events(module_engine, event_ids=[first])
-    assert (summary.applied, summary.lead_details_pending) == (1, 1)
+    assert (summary.applied, summary.lead_details_wanted) == (1, 1)
+    assert summary.followups.lead_details == [("webmotors:03347828000109", lead_id, "2")]
     with module_engine.connect() as conn:
         (lead,) = conn.execute(sa.select(leads).where(leads.c.source == "webmotors",
                                                       leads.c.lead_key == lead_id)).mappings().all()
     assert lead["dealer_id"] == "webmotors:03347828000109"
     assert lead["payload"] == notice
-    assert lead["detail"] is None  # fetched once the Webmotors lead client is in place
+    assert lead["detail"] is None  # fetched after the commit (test_sandbox_notifications.py)
     missing = deliver_lead(receiver, {"CodigoCliente": "1", "Cnpj": "03.347.828/0001-09"})
     assert apply_events(module_engine, event_ids=[missing]).failed == 1
     assert event(module_engine, missing)["error"] == "lead notice without IdLead"

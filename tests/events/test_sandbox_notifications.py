@@ -27,6 +27,8 @@ def _advertiser(sandbox: SandboxHandle, index: int = 0) -> str:
 
 
 def _new_stock(sandbox: SandboxHandle, engine: sa.Engine, **change: Any) -> tuple[str, dict[str, Any]]:
+    """A new, unreserved stock item (generated records are sometimes reserved), applied."""
+    change = {"reservation": None, **change}
     result = sandbox.control("POST", f"/autotrader/advertisers/{_advertiser(sandbox)}/stock", change)
     assert delivered_statuses(result) == [200]
     applied = apply_pending_of(engine, "autotrader", result["stockId"])
@@ -231,7 +233,8 @@ def test_a_blocked_advertiser_stops_the_refetch_not_the_events(vendor_sandbox: S
     advertiser = _advertiser(vendor_sandbox)
     vendor_sandbox.control("POST", f"/autotrader/advertisers/{advertiser}/access", {"stock_sync": False})
     try:
-        created = vendor_sandbox.control("POST", f"/autotrader/advertisers/{advertiser}/stock", {})
+        created = vendor_sandbox.control("POST", f"/autotrader/advertisers/{advertiser}/stock",
+                                         {"reservation": None})
         applied = apply_pending_of(module_engine, "autotrader", created["stockId"])  # raise_errors=True
     finally:
         vendor_sandbox.control("POST", f"/autotrader/advertisers/{advertiser}/access", {"stock_sync": True})
@@ -295,15 +298,20 @@ def test_ac_hook_1_agency_acceptance_verified_and_linked(vendor_sandbox: Sandbox
     assert [a["status"] for a in forged["attempts"]] == [403]
 
 
-def test_wm_lead_1_lead_notice_accepted_by_token_and_stored_once(vendor_sandbox: SandboxHandle,
-                                                                 module_engine: sa.Engine) -> None:
-    dealer_info = vendor_sandbox.world()["webmotors"][0]
+def test_wm_lead_1_lead_notice_accepted_by_token_stored_once_and_fetched_in_detail(
+    vendor_sandbox: SandboxHandle, module_engine: sa.Engine
+) -> None:
+    dealer_info = next(d for d in vendor_sandbox.world()["webmotors"] if d["user_active"] and d["crm_integration"])
+    since = vendor_sandbox.last_seq()
     result = vendor_sandbox.control("POST", "/webmotors/leads", {"cnpj": dealer_info["cnpj"]})
     assert delivered_statuses(result) == [200]
     lead_id = str(result["IdLead"])
     applied = apply_pending_of(module_engine, "webmotors", lead_id)
-    assert (applied.summary.applied, applied.summary.lead_details_pending) == (1, 1)
+    assert (applied.summary.applied, applied.after.lead_details_fetched, applied.after.error) == (1, 1, None)
     with module_engine.connect() as conn:
         (lead,) = conn.execute(sa.select(leads).where(leads.c.lead_key == lead_id)).mappings().all()
     assert lead["dealer_id"] == dealer_info["dealer_id"]
-    assert lead["detail"] is None  # fetched once a Webmotors lead client exists
+    assert lead["payload"]["IdLead"] == result["notice"]["IdLead"]
+    assert lead["detail"] == result["detail"]  # fetched with the dealer's own token
+    (call,) = [c for c in vendor_sandbox.calls(vendor="webmotors", since=since) if "/lead/" in c["path"]]
+    assert call["status"] == 200 and call["token"]

@@ -57,7 +57,7 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyEventsConf
     )
     result = summary.as_dict() | {
         "refetch": {vid: sorted(kinds) for vid, kinds in summary.followups.refetch.items()},
-        "lead_details": [list(pair) for pair in summary.followups.lead_details],
+        "lead_details": [list(item) for item in summary.followups.lead_details],
     }
     context.log.info(
         f"events {config.first_id}..{config.last_id} ({config.dealer_id or 'no dealer'}): "
@@ -73,7 +73,7 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyEventsConf
         "by_type": dg.MetadataValue.json(result["by_type"]),
         "errors": dg.MetadataValue.json(result["errors"]),
         "refetch_requested": summary.refetch_requested,
-        "lead_details_pending": summary.lead_details_pending,
+        "lead_details_wanted": summary.lead_details_wanted,
     })
     return result
 
@@ -86,17 +86,18 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyEventsConf
 def fetch_after_events(context: dg.OpExecutionContext, applied: dict, store: StoreResource) -> None:
     work = Followups(
         refetch={vid: set(kinds) for vid, kinds in applied.get("refetch", {}).items()},
-        lead_details=[(dealer, key) for dealer, key in applied.get("lead_details", [])],
+        lead_details=[(dealer, key, lead_type) for dealer, key, lead_type in applied.get("lead_details", [])],
     )
     if not work.refetch and not work.lead_details:
         return
     report = followups.run(store.engine(), work, raise_errors=True)
     if report.error:
-        context.log.warning(f"enrichment refetch stopped: {report.error}")
+        context.log.warning(f"follow-up calls stopped: {report.error}")
     context.add_output_metadata({
         "vehicles_to_refresh": len(work.refetch),
         "refetch_calls": report.refetch_calls,
-        "refetch_error": report.error or "",
+        "followup_error": report.error or "",
+        "lead_details_fetched": report.lead_details_fetched,
         "lead_details_pending": report.lead_details_pending,
     })
 
