@@ -86,7 +86,8 @@ def test_sensor_requests_one_run_per_dealer_and_advances_its_cursor(
     for dealer, event_ids in ids.items():
         request = by_dealer[dealer or "none"]
         config = request.run_config["ops"]["apply_webhook_events"]["config"]
-        assert (config["first_id"], config["last_id"], config["dealer_id"]) == (min(event_ids), max(event_ids), dealer)
+        assert (config["first_id"], config["last_id"], config["dealer_id"]) == (min(event_ids), None, dealer)
+        assert request.tags["webhook_events"] == f"{min(event_ids)}-{max(event_ids)}"
         assert request.tags["webhook_event_count"] == str(len(event_ids))
         assert request.run_key.startswith("webhook-events:")
     cursor = json.loads(result.cursor)
@@ -179,3 +180,27 @@ def test_driver_ticks_like_the_daemon_until_the_burst_is_applied(
     statuses = {event(module_engine, i)["status"] for group in ids.values() for i in group}
     assert statuses <= {"applied", "ignored"} and "pending" not in statuses
     assert driver.applied() == 4  # three stock updates and the lead; the unknown topic is ignored
+
+
+def test_a_dealer_with_a_run_waiting_to_start_gets_no_second_run(
+    receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
+    start_cursor: str, advertisers: list[str],
+) -> None:
+    first, second = (f"autotrader:{a}" for a in advertisers[:2])
+    early = deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id=advertisers[0])))
+    (waiting_request,) = _tick(instance, module_store_url, start_cursor).run_requests
+    job = defs.resolve_job_def(JOB)
+    waiting = instance.create_run_for_job(job, run_config=waiting_request.run_config, tags=waiting_request.tags,
+                                          status=dg.DagsterRunStatus.NOT_STARTED)  # submitted, not started yet
+    assert waiting.status in ops_events.WAITING
+    cursor = json.dumps({"after_id": early, "swept_at": ops_events.utcnow().isoformat()})
+    later = deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id=advertisers[0])))
+    other = deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id=advertisers[1])))
+    result = _tick(instance, module_store_url, cursor)
+    assert [r.tags["dealer_id"] for r in result.run_requests] == [second]
+    assert json.loads(result.cursor)["after_id"] == other
+    # The waiting run, when it starts, takes the dealer's events that arrived meanwhile.
+    run = _run(instance, module_store_url, waiting_request)
+    assert run.success and run.output_for_node("apply_webhook_events")["applied"] == 2
+    assert [event(module_engine, i)["status"] for i in (early, later, other)] == ["applied", "applied", "pending"]
+    assert first != second

@@ -1,13 +1,18 @@
 """Webhook events into the canonical store: a sensor that finds them, a job that applies them.
 
 The sensor runs one bounded, indexed query per tick (pending events after its cursor) and
-makes no HTTP call; it groups the events by dealer and requests one run per dealer whose
-config carries the id range. The cursor (the highest event id handed to a run) is only an
-optimisation: the events' own status is the truth and applying is idempotent, so a tick
-that fails (cursor not saved) re-requests the same events and nothing is applied twice. A
-run that fails before marking its events leaves them `pending` below the cursor; every
-`SWEEP_SECONDS` the tick's query also takes pending events older than `RETRY_AFTER` and
-requests them again.
+makes no HTTP call; it groups the events by dealer and requests one run per dealer. A run
+applies its dealer's pending events from the first id it was given up to whatever is
+pending when it starts, so a dealer that already has a run waiting to start (queued) gets no
+second one: the waiting run will take the new events too. Runs never pile up faster than
+they can be launched, whatever the notification rate (one look at the instance's waiting
+runs per tick, also no HTTP).
+
+The cursor (the highest event id handed to a run) is only an optimisation: the events' own
+status is the truth and applying is idempotent, so a tick that fails (cursor not saved)
+re-requests the same events and nothing is applied twice. A run that fails before marking
+its events leaves them `pending` below the cursor; every `SWEEP_SECONDS` the tick's query
+also takes pending events older than `RETRY_AFTER` and requests them again.
 
 `minimum_interval_seconds` is 5: a notification reaches `vehicles` within about one tick
 plus one run start (see bench/freshness_bench.py for measured figures).
@@ -34,11 +39,16 @@ OP_NAME = "apply_webhook_events"
 NO_DEALER_TAG = "none"
 
 
+#: Statuses of a run that has not yet selected its events.
+WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING]
+
+
 class ApplyEventsConfig(dg.Config):
-    """Which pending events one run applies: an id range of one dealer (or of every dealer)."""
+    """Which pending events one run applies: one dealer's (or every dealer's) from `first_id`,
+    up to `last_id` or, when it is None, to whatever is pending when the run starts."""
 
     first_id: int
-    last_id: int
+    last_id: Optional[int] = None
     dealer_id: Optional[str] = None  # None with all_dealers false: the events that name no dealer
     all_dealers: bool = False
 
@@ -60,7 +70,7 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyEventsConf
         "lead_details": [list(item) for item in summary.followups.lead_details],
     }
     context.log.info(
-        f"events {config.first_id}..{config.last_id} ({config.dealer_id or 'no dealer'}): "
+        f"events {config.first_id}..{config.last_id or ''} ({config.dealer_id or 'no dealer'}): "
         f"{summary.applied} applied, {summary.ignored} ignored, {summary.failed} failed, "
         f"{summary.retry_later} to retry"
     )
@@ -132,7 +142,7 @@ class EventsCursor:
         return self.swept_at is None or now - datetime.fromisoformat(self.swept_at) >= timedelta(seconds=SWEEP_SECONDS)
 
 
-def run_config(first_id: int, last_id: int, dealer_id: Optional[str], *, all_dealers: bool = False) -> dict:
+def run_config(first_id: int, last_id: Optional[int], dealer_id: Optional[str], *, all_dealers: bool = False) -> dict:
     config = {"first_id": first_id, "last_id": last_id, "dealer_id": dealer_id, "all_dealers": all_dealers}
     return {"ops": {OP_NAME: {"config": config}}}
 
@@ -158,19 +168,30 @@ def webhook_events_sensor(context: dg.SensorEvaluationContext, store: StoreResou
     if not events:
         return dg.SensorResult(skip_reason=f"no pending events after id {cursor.after_id}",
                                cursor=next_cursor.serialize())
-    requests = []
+    waiting = _dealers_with_waiting_runs(context.instance)
+    requests, coalesced = [], 0
     for batch in group_by_dealer(events):
+        tag = batch.dealer_id or NO_DEALER_TAG
         retried = batch.first_id <= cursor.after_id
-        key = f"webhook-events:{batch.dealer_id or NO_DEALER_TAG}:{batch.first_id}-{batch.last_id}"
+        if tag in waiting and not retried:
+            coalesced += 1  # the dealer's waiting run selects its events when it starts
+            continue
+        key = f"webhook-events:{tag}:{batch.first_id}-{batch.last_id}"
         requests.append(dg.RunRequest(
             run_key=f"{key}:retry-{now.isoformat()}" if retried else key,
-            run_config=run_config(batch.first_id, batch.last_id, batch.dealer_id),
-            tags={
-                "dealer_id": batch.dealer_id or NO_DEALER_TAG,
-                "webhook_events": f"{batch.first_id}-{batch.last_id}",
-                "webhook_event_count": str(batch.count),
-            },
+            run_config=run_config(batch.first_id, None, batch.dealer_id),
+            tags={"dealer_id": tag, "webhook_events": f"{batch.first_id}-{batch.last_id}",
+                  "webhook_event_count": str(batch.count)},
         ))
-    context.log.info(f"{len(events)} pending events, {len(requests)} runs (cursor {cursor.after_id} -> "
-                     f"{next_cursor.after_id})")
+    context.log.info(f"{len(events)} pending events, {len(requests)} runs, {coalesced} dealers left to their "
+                     f"waiting run (cursor {cursor.after_id} -> {next_cursor.after_id})")
+    if not requests:
+        return dg.SensorResult(skip_reason=f"{coalesced} dealers already have a run waiting to start",
+                               cursor=next_cursor.serialize())
     return dg.SensorResult(run_requests=requests, cursor=next_cursor.serialize())
+
+
+def _dealers_with_waiting_runs(instance: dg.DagsterInstance) -> set[str]:
+    """Dealer tags of this job's runs that have not started selecting events yet."""
+    runs = instance.get_runs(dg.RunsFilter(job_name=apply_webhook_events_job.name, statuses=WAITING), limit=1000)
+    return {run.tags.get("dealer_id", NO_DEALER_TAG) for run in runs}
