@@ -1,8 +1,10 @@
 """The small repository layer: batch upserts, reads by key.
 
-Upserts are `INSERT ... ON CONFLICT DO UPDATE` on both dialects. Rows go in chunks through
-SQLAlchemy's executemany, which on PostgreSQL becomes multi-row `VALUES` batches
-("insertmanyvalues"), so 100k rows are a few hundred round trips, not 100k.
+Upserts are `INSERT ... ON CONFLICT DO UPDATE` on both dialects, sent as multi-row
+`VALUES` statements sized to the driver's parameter limit: SQLAlchemy's executemany does not
+batch an `ON CONFLICT` insert without RETURNING, so it would cost one round trip per row.
+100k rows are a few hundred statements. (The canonical vehicles writer streams larger
+batches through COPY on PostgreSQL: `canonical/bulk.py`.)
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 CHUNK_ROWS = 2_000
+#: Bound parameters per statement: PostgreSQL allows 65,535, SQLite (3.32+) 32,766.
+MAX_PARAMS = {"postgresql": 60_000, "sqlite": 30_000}
 
 Row = Mapping[str, Any]
 
@@ -58,9 +62,15 @@ def upsert(
         )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
-    for start in range(0, len(rows), CHUNK_ROWS):
-        conn.execute(stmt, list(rows[start : start + CHUNK_ROWS]))
+    chunk = max(1, min(CHUNK_ROWS, MAX_PARAMS.get(conn.dialect.name, 30_000) // max(1, len(columns))))
+    for start in range(0, len(rows), chunk):
+        conn.execute(_with_values(stmt, rows[start : start + chunk], columns))
     return len(rows)
+
+
+def _with_values(stmt, rows: Sequence[Row], columns: list[str]):  # type: ignore[no-untyped-def]
+    """The statement with `rows` as one multi-row VALUES clause (every row with the same keys)."""
+    return stmt.values([{c: row[c] for c in columns} for row in rows])
 
 
 def insert_ignore(conn: sa.Connection, table: sa.Table, row: Row, conflict_columns: Sequence[str]) -> bool:
