@@ -8,9 +8,10 @@ Vendors that sign each request (Autocosmos) implement `RequestSigner`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, MutableMapping
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -41,7 +42,7 @@ class TokenAuth(ABC):
         """The vendor secret the cache's encryption key is derived from."""
 
     @abstractmethod
-    def obtain(self, client: "VendorClient") -> TokenGrant:
+    def obtain(self, client: VendorClient) -> TokenGrant:
         """Ask the vendor for a new token (through `client`, unauthenticated, logged)."""
 
     def authorize(self, headers: MutableMapping[str, str], token: Secret) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -65,6 +65,8 @@ class BlockRegistry:
         self._lock = threading.Lock()
         self._blocks: list[Block] = []
         self._read_at = float("-inf")
+        self._refreshing = False
+        self._recorded: dict[int, float] = {}  # block id -> when this process recorded it
 
     def find(self, *, dealer_id: str | None, service: str | None, method: str, path: str) -> Block | None:
         for block in self._snapshot():
@@ -106,19 +108,30 @@ class BlockRegistry:
                 new_id = conn.execute(sa.insert(api_blocks).values(**values).returning(api_blocks.c.id)).scalar_one()
                 block = Block(id=new_id, **values)
         with self._lock:
+            self._recorded[block.id] = time.monotonic()
             if all(b.id != block.id for b in self._blocks):
                 self._blocks.append(block)
         return block
 
     def _snapshot(self) -> Sequence[Block]:
+        # One thread re-reads; the others keep using the copy meanwhile.
         with self._lock:
-            if time.monotonic() - self._read_at < self.cache_seconds:
+            fresh = time.monotonic() - self._read_at < self.cache_seconds
+            if fresh or (self._refreshing and self._read_at > float("-inf")):
                 return list(self._blocks)
-        blocks = list_blocks(self.engine, vendor=self.vendor)
-        with self._lock:
-            self._blocks = blocks
-            self._read_at = time.monotonic()
-            return list(blocks)
+            self._refreshing = True
+        started = time.monotonic()
+        try:
+            blocks = list_blocks(self.engine, vendor=self.vendor)
+            with self._lock:
+                # Blocks this process recorded while the read ran may be missing from it: keep them.
+                read_ids = {b.id for b in blocks}
+                recent = [b for b in self._blocks if b.id not in read_ids and self._recorded.get(b.id, 0) >= started]
+                self._blocks = blocks + recent
+                self._read_at = started
+                return list(self._blocks)
+        finally:
+            self._refreshing = False
 
 
 def _eq(column: sa.ColumnElement, value: object) -> sa.ColumnElement[bool]:

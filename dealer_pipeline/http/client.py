@@ -18,9 +18,10 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 import requests
 import sqlalchemy as sa
@@ -117,11 +118,19 @@ _SCRUBBER = _QueryScrubber()
 logging.getLogger("urllib3.connectionpool").addFilter(_SCRUBBER)
 
 
-def new_session(pool_size: int = 16) -> requests.Session:
+def new_session(base_url: str | None = None, pool_size: int = 16) -> requests.Session:
+    """A pooled session. With `base_url`, the proxy and CA settings requests would read from
+    the environment on every call are resolved once for that host (a measurable share of a
+    small call's CPU otherwise)."""
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    if base_url:
+        resolved = session.merge_environment_settings(base_url, {}, None, None, None)
+        session.proxies = resolved["proxies"]
+        session.verify = resolved["verify"]
+        session.trust_env = False
     return session
 
 
@@ -149,7 +158,7 @@ class VendorClient:
         self.max_wait_seconds = max_wait_seconds
         self.run_id = run_id
         self._own_session = session is None
-        self.session = session or new_session()
+        self.session = session or new_session(policy.base_url)
         self.call_log = call_log or CallLog(engine)
         self.pauses = PauseBoard(engine, self.vendor, cache_seconds=pause_cache_seconds)
         self.blocks = BlockRegistry(engine, self.vendor, cache_seconds=block_cache_seconds)
@@ -168,7 +177,7 @@ class VendorClient:
         if self._own_session:
             self.session.close()
 
-    def __enter__(self) -> "VendorClient":
+    def __enter__(self) -> VendorClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -302,6 +311,12 @@ class VendorClient:
         finally:
             with self._stats_lock:
                 self.stats.waited_seconds += budget.spent
+
+    def current_token(self) -> TokenGrant:
+        """The shared token (obtained from the vendor only if no fresh one is cached)."""
+        if self.tokens is None:
+            raise TypeError(f"{self.vendor} calls are not authorised with a token")
+        return self.tokens.current(self._obtain_token)
 
     # ---- helpers -----------------------------------------------------------------------
     def _obtain_token(self) -> TokenGrant:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 import sqlalchemy as sa
 
@@ -39,6 +39,7 @@ class PauseBoard:
         self._lock = threading.Lock()
         self._until: dict[str, datetime] = {}
         self._read_at = float("-inf")
+        self._refreshing = False
 
     def remaining(self, service: str | None) -> tuple[float, str | None]:
         """Seconds to wait before calling `service`, and the scope that imposes it."""
@@ -66,16 +67,28 @@ class PauseBoard:
         return until
 
     def _snapshot(self) -> dict[str, datetime]:
+        # One thread re-reads; the others keep using the copy meanwhile (no connection pile-up).
         with self._lock:
-            if time.monotonic() - self._read_at < self.cache_seconds:
+            fresh = time.monotonic() - self._read_at < self.cache_seconds
+            if fresh or (self._refreshing and self._read_at > float("-inf")):
                 return dict(self._until)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(api_pauses.c.scope, api_pauses.c.paused_until).where(
-                    api_pauses.c.vendor == self.vendor, api_pauses.c.paused_until > self.clock()
-                )
-            ).all()
-        with self._lock:
-            self._until = {scope: until for scope, until in rows}
-            self._read_at = time.monotonic()
-            return dict(self._until)
+            self._refreshing = True
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(api_pauses.c.scope, api_pauses.c.paused_until).where(
+                        api_pauses.c.vendor == self.vendor, api_pauses.c.paused_until > self.clock()
+                    )
+                ).all()
+            with self._lock:
+                # Keep pauses this process set meanwhile; the store copy wins otherwise.
+                merged = {scope: until for scope, until in rows}
+                for scope, until in self._until.items():
+                    if until > merged.get(scope, until):
+                        merged[scope] = until
+                    merged.setdefault(scope, until)
+                self._until = {s: u for s, u in merged.items() if u > self.clock()}
+                self._read_at = time.monotonic()
+                return dict(self._until)
+        finally:
+            self._refreshing = False

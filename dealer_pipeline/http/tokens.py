@@ -20,9 +20,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken

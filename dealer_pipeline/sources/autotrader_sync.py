@@ -22,10 +22,11 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -83,7 +84,7 @@ def sync_advertisers(client: AutotraderClient, engine: sa.Engine, *, run_id: str
     result.listed = len(rows)
     listed_ids = {row["dealer_id"] for row in rows}
     with transaction(engine) as conn:
-        upsert_dealers(conn, rows, now=now)
+        applied = upsert_dealers(conn, rows, now=now)
         gone = conn.execute(
             sa.select(dealers.c.dealer_id, dealers.c.source_dealer_id).where(
                 dealers.c.source == SOURCE, dealers.c.status != LEFT
@@ -98,7 +99,7 @@ def sync_advertisers(client: AutotraderClient, engine: sa.Engine, *, run_id: str
             upsert_dealers(conn, left_rows, now=now)
             result.left = [row["source_dealer_id"] for row in left_rows]
         _record_run(conn, dealer_id("*"), "advertisers", run_id, started, complete=not result.rejected,
-                    records=len(records), created=None, updated=len(rows), removed=len(result.left),
+                    records=len(records), updated=applied, removed=len(result.left),
                     error=f"{len(result.rejected)} advertiser records rejected" if result.rejected else None)
     return result
 
@@ -301,7 +302,7 @@ def _fetch(engine: sa.Engine, due: Sequence[tuple[sa.Row, str | None]], kind: st
                 in_flight.discard(future)
                 try:
                     row, digest, payload = future.result()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - kept, raised after in-flight calls finish
                     first_error = first_error or exc
                     continue
                 result.calls += 1

@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -110,13 +111,13 @@ def parse_expiry(body: Mapping[str, Any], received_at: datetime) -> datetime:
 
 def _parse_time(value: str) -> datetime | None:
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         try:
             parsed = datetime.strptime(value, _LEGACY_EXPIRES)
         except ValueError:
             return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,7 @@ class AutotraderClient:
         secret: Secret | None = None,
         policy_overrides: Mapping[str, Any] | None = None,
         **client_overrides: Any,
-    ) -> "AutotraderClient":
+    ) -> AutotraderClient:
         """A client configured from `DEALER_PIPELINE_*`/`AUTOTRADER_*` settings (overridable)."""
         from dealer_pipeline.store.engine import get_engine
 
@@ -250,7 +251,7 @@ class AutotraderClient:
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> "AutotraderClient":
+    def __enter__(self) -> AutotraderClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -259,8 +260,7 @@ class AutotraderClient:
     # ---- authentication ----
     def authenticate(self) -> TokenGrant:
         """The shared token, obtained from `/authenticate` only if no fresh one is cached."""
-        assert self.http.tokens is not None
-        return self.http.tokens.current(self.http._obtain_token)
+        return self.http.current_token()
 
     # ---- advertisers ----
     def list_advertisers(self, page: int = 1, page_size: int | None = None) -> Page:

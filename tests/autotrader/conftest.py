@@ -7,8 +7,9 @@ calls made since the test started) and from the store.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import dagster as dg
 import pytest

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from dealer_pipeline.cli import cli
-from dealer_pipeline.defs.sources import autotrader as at
 from dealer_pipeline.definitions import defs
+from dealer_pipeline.defs.sources import autotrader as at
 from dealer_pipeline.http import VendorBlocked
 from dealer_pipeline.store.schema import api_blocks, api_calls, vehicles
 from tests.autotrader.conftest import Harness, failure_message

@@ -37,7 +37,7 @@ def test_at_fair_429_pauses_all_activity_and_resumes_without_losing_pages(harnes
                               "enrichment_concurrency=1"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while len(harness.calls(f"/stock/")) < 3:
+    while len(harness.calls("/stock/")) < 3:
         assert time.time() < deadline and other.poll() is None, "the other process did not start"
         time.sleep(0.05)
     harness.sandbox.fault(vendor="autotrader", path="/stock", query={"page": "2"}, advertiser_id=a, status=429,

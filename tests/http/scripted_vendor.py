@@ -16,11 +16,10 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
 
 from dealer_pipeline.http import TokenAuth, TokenGrant, VendorClient, VendorPolicy
 from dealer_pipeline.settings import Secret
@@ -75,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
                 new = secrets.token_urlsafe(32)
                 with script.lock:
                     script.tokens.add(new)
-                expires = datetime.now(timezone.utc) + timedelta(seconds=script.ttl)
+                expires = datetime.now(UTC) + timedelta(seconds=script.ttl)
                 status, payload, headers = 200, {"token": new, "expires_at": expires.isoformat()}, {}
         elif answer is not None:
             status = answer["status"]
@@ -138,7 +137,7 @@ class ScriptedAuth(TokenAuth):
     def obtain(self, client: VendorClient) -> TokenGrant:
         response = client.request("POST", "/auth", data={"client": CLIENT_ID, "secret": self.secret.reveal()},
                                   authenticated=False, service="auth")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return TokenGrant(Secret(response.body["token"]), datetime.fromisoformat(response.body["expires_at"]), now)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -58,7 +59,7 @@ def test_refreshed_once_per_lifetime_across_processes(store: sa.Engine, store_ur
     assert all(not r["errors"] for r in results), results
     grants = [c["ts"] for c in vendor.calls("/auth")]
     assert len(grants) >= 3, "the token was not refreshed as it aged"
-    gaps = [b - a for a, b in zip(grants, grants[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(grants)]
     # One refresh per lifetime: never two grants within the 1 s a token is fresh.
     assert min(gaps) >= 0.95, gaps
     # Each token was used by calls from several processes (not one token per process).

@@ -9,8 +9,8 @@ refused token raises `dg.Failure(allow_retries=False)`: those need a person, not
 """
 
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
 
 import dagster as dg
 import sqlalchemy as sa
@@ -46,9 +46,9 @@ class AutotraderResource(dg.ConfigurableResource):
     by default no credential passes through Dagster config; when set through Dagster, give
     the secret as `dg.EnvVar("AUTOTRADER_SECRET")` so only the variable's name is stored."""
 
-    base_url: Optional[str] = None
-    key: Optional[str] = None
-    secret: Optional[str] = None
+    base_url: str | None = None
+    key: str | None = None
+    secret: str | None = None
     stock_page_size: int = STOCK_MAX_PAGE_SIZE
     advertiser_page_size: int = ADVERTISERS_MAX_PAGE_SIZE
     enrichment_concurrency: int = 4
@@ -59,7 +59,7 @@ class AutotraderResource(dg.ConfigurableResource):
     lacks_product_pattern: str = LACKS_PRODUCT
 
     @contextmanager
-    def client(self, engine: sa.Engine, run_id: Optional[str] = None) -> Iterator[AutotraderClient]:
+    def client(self, engine: sa.Engine, run_id: str | None = None) -> Iterator[AutotraderClient]:
         client = AutotraderClient.from_settings(
             engine=engine, run_id=run_id, base_url=self.base_url, key=self.key,
             secret=Secret(self.secret) if self.secret else None,
