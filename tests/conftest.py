@@ -23,7 +23,7 @@ from dealer_pipeline.store import migrate
 from dealer_pipeline.store.engine import create_store_engine, get_engine
 from tests.support.postgres import URL_VARIABLE, throwaway_postgres
 
-pytest_plugins = ["tests.support.sandbox_fixtures"]
+pytest_plugins = ["tests.support.sandbox_fixtures", "tests.publishing.channels_fixtures"]
 
 BACKENDS = ["sqlite", "postgresql"]
 PG_TEMPLATE = "dp_template"

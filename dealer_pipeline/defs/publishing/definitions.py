@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from dealer_pipeline.defs.publishing import partitions
+from dealer_pipeline.defs.publishing import autochat, partitions
 
 defs = dg.Definitions.merge(
     dg.Definitions(assets=[partitions.published_dealers], jobs=[partitions.published_dealers_job]),
+    autochat.defs,
 )

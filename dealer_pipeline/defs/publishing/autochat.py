@@ -1,0 +1,126 @@
+"""Autochat in Dagster: `publishing/autochat`, one dealer per `published_dealer` partition.
+
+Pool `autochat_api` caps concurrent Autochat work on the instance. A dealer whose Autochat
+integration is off (a 403) gets a block in `api_blocks` and the run still succeeds with the
+block in its metadata, so the other dealers' runs are unaffected; refused credentials
+(`AuthFailed`) fail without retry (a person must act); an outage fails after recording what
+was done, and the run-level retry policy of the scheduled job tries again later.
+"""
+
+# No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional
+
+import dagster as dg
+import sqlalchemy as sa
+
+from dealer_pipeline.dealers_file import DealersFileError, load_dealers
+from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER
+from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.publishing import autochat as publishing
+from dealer_pipeline.settings import Secret
+from dealer_pipeline.vendors.autochat import AutochatClient, AutochatContract
+
+GROUP = "publishing"
+POOL = "autochat_api"
+AUTOCHAT_KEY = dg.AssetKey(["publishing", "autochat"])
+VEHICLES_KEY = dg.AssetKey(["canonical", "vehicles"])
+RUN_RETRY = dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+class AutochatResource(dg.ConfigurableResource):
+    """The Autochat client. Unset fields come from the `AUTOCHAT_*` settings, so by default no
+    credential passes through Dagster config (give a secret as `dg.EnvVar(...)` if set here).
+    `contract` overrides paths, verbs, audience and statuses of api/autochat.md Part 2;
+    `option_map` replaces the feature -> option names table (folded feature name -> names)."""
+
+    base_url: Optional[str] = None
+    token_url: Optional[str] = None
+    client_id: Optional[str] = None
+    client_secret: Optional[str] = None
+    contract: Dict[str, str] = {}
+    option_map: Optional[Dict[str, List[str]]] = None
+    token_refresh_margin_seconds: float = 60.0
+    max_attempts: int = 5
+    backoff_base_seconds: float = 0.5
+    read_timeout_seconds: float = 60.0
+
+    @contextmanager
+    def client(self, engine: sa.Engine, run_id: Optional[str] = None) -> Iterator[AutochatClient]:
+        client = AutochatClient.from_settings(
+            engine=engine, run_id=run_id, base_url=self.base_url, token_url=self.token_url,
+            client_id=self.client_id, client_secret=Secret(self.client_secret) if self.client_secret else None,
+            contract=AutochatContract.with_overrides(self.contract),
+            policy_overrides={"refresh_margin_seconds": self.token_refresh_margin_seconds,
+                              "max_attempts": self.max_attempts, "backoff_base_seconds": self.backoff_base_seconds,
+                              "read_timeout_seconds": self.read_timeout_seconds},
+        )
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+def _top(counter: dict, limit: int = 50) -> dict:
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
+
+
+@dg.asset(key=AUTOCHAT_KEY, deps=[VEHICLES_KEY], partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
+          kinds={"api"},
+          description="One dealer's cars on Autochat: created, replaced, deleted (sold, removed, suspended) as the "
+                      "store and the quality gate say; outcomes in `publications` (target autochat).")
+def publish_autochat(context: dg.AssetExecutionContext, autochat: AutochatResource,
+             store: StoreResource) -> dg.MaterializeResult:
+    engine = store.engine()
+    try:
+        entry = load_dealers().by_id().get(context.partition_key)
+    except DealersFileError as exc:
+        raise dg.Failure(description=f"the dealers file is invalid: {exc}", allow_retries=False) from None
+    if entry is None:
+        raise dg.Failure(description=f"dealer {context.partition_key} is not in the dealers file; rematerialize "
+                                     f"publishing/dealers to drop its partition", allow_retries=False)
+    with autochat.client(engine, context.run.run_id) as client:
+        run = publishing.publish_dealer(engine, client, entry, option_map=autochat.option_map)
+        stats = client.http.stats
+    if run.skipped:
+        context.log.info(f"{entry.dealer_id}: {run.skipped}")
+    for block in run.blocks:
+        context.log.error(f"{entry.dealer_id} needs an operator (api_blocks id {block['id']}): {block['action']}")
+    metadata = {
+        "dealer_id": entry.dealer_id,
+        "skipped": run.skipped or "",
+        "ops_planned": dg.MetadataValue.json(run.planned),
+        "requests": dg.MetadataValue.json(dict(run.requests)),
+        "succeeded": run.succeeded, "rejected": run.rejected, "failed": run.failed, "not_sent": run.not_sent,
+        "dropped_options": sum(run.unmapped_features.values()) + sum(run.unknown_options.values()),
+        "unmapped_features": dg.MetadataValue.json(_top(run.unmapped_features)),
+        "unknown_options": dg.MetadataValue.json(_top(run.unknown_options)),
+        "blocks": dg.MetadataValue.json(run.blocks),
+        "api_calls": int(sum(stats.calls.values())), "token_requests": stats.token_requests,
+        "retries": stats.retries, "waited_seconds": round(stats.waited_seconds, 2),
+    }
+    if run.stopped and not run.blocks:
+        raise dg.Failure(description=f"{entry.dealer_id}: {run.stopped}: {'; '.join(run.errors[:3])}",
+                         metadata=metadata, allow_retries=not run.auth_failed)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+autochat_job = dg.define_asset_job(
+    "publishing_autochat_job", selection=[AUTOCHAT_KEY], op_retry_policy=RUN_RETRY,
+    description="Publish one dealer's stock to Autochat.",
+)
+
+
+@dg.schedule(job=autochat_job, cron_schedule="20 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
+def publishing_autochat_schedule(context: dg.ScheduleEvaluationContext) -> list:
+    """One run per published dealer every hour (dealers not on Autochat finish at once)."""
+    keys = context.instance.get_dynamic_partitions(PUBLISHED_DEALER.name)
+    return [dg.RunRequest(partition_key=key, tags={"dealer_pipeline/dealer": key}) for key in keys]
+
+
+defs = dg.Definitions(
+    assets=[publish_autochat],
+    jobs=[autochat_job],
+    schedules=[publishing_autochat_schedule],
+    resources={"autochat": AutochatResource()},
+)
