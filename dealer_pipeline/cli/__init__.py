@@ -39,6 +39,7 @@ def _register() -> None:
     from dealer_pipeline.cli import sandbox
     from dealer_pipeline.cli import sync
     from dealer_pipeline.cli import blocks
+    from dealer_pipeline.cli import publish
 
     cli.add_command(db.db)
     cli.add_command(demo.demo)
@@ -47,6 +48,7 @@ def _register() -> None:
     cli.add_command(sandbox.sandbox)
     cli.add_command(sync.sync)
     cli.add_command(blocks.blocks)
+    cli.add_command(publish.catalogue)
 
 
 _register()

@@ -493,15 +493,18 @@ def record_hold(conn: sa.Connection, change: Change, *, now: datetime | None = N
     return True
 
 
-def record_state(conn: sa.Connection, target: str, vehicle_id: str, *, state: State, note: str,
-                 now: datetime | None = None, **flag_values: Any) -> None:
+def record_state(conn: sa.Connection, target: str, vehicle_id: str, *, state: State, note: str | None,
+                 now: datetime | None = None, clear_flags: Iterable[str] = (), **flag_values: Any) -> None:
     """The vendor changed a publication on its own (e.g. suspended it for lack of valid photos):
-    store the state it reports and why, without touching the accepted payload hash."""
+    store the state it reports and why (`note` becomes `last_error`), without touching the
+    accepted payload hash. `clear_flags` removes keys (e.g. `vendor_suspended` once lifted)."""
     row = conn.execute(sa.select(publications).where(publications.c.target == target,
                                                      publications.c.vehicle_id == vehicle_id)).mappings().first()
     if row is None:
         raise LookupError(f"no {target} publication for {vehicle_id}")
     flags = dict(row["flags"] or {})
+    for key in clear_flags:
+        flags.pop(key, None)
     flags.update({k: v for k, v in flag_values.items() if v is not None})
     conn.execute(sa.update(publications).where(publications.c.target == target,
                                                publications.c.vehicle_id == vehicle_id)

@@ -2,9 +2,10 @@
 
 import dagster as dg
 
-from dealer_pipeline.defs.publishing import autochat, partitions
+from dealer_pipeline.defs.publishing import autochat, autocosmos, partitions
 
 defs = dg.Definitions.merge(
     dg.Definitions(assets=[partitions.published_dealers], jobs=[partitions.published_dealers_job]),
+    autocosmos.defs,
     autochat.defs,
 )

@@ -1,0 +1,479 @@
+"""Publishing one dealer's stock to Autocosmos v3 (api/autocosmos.md 2.3, 2.4).
+
+Per run and dealer: plan with the core (desired state, diff), draft each payload from the
+catalogue answer (`catalog_matches`) and the checked photos, then send one request per
+change: POST to create (ExternalId = our stable id), PATCH (merge-patch) for a price-only
+change, PUT for everything else (suspend/reactivate through `Activa`), DELETE once when sold
+or removed. A 409 on create is read back and replaced, never dodged with another ExternalId.
+A PUT never carries an empty `Fotos` list: a vehicle without a usable photo is suspended by a
+PATCH of `Activa` instead (or not created). Before the first publication for an agency, access
+is confirmed through the API (the agency webhook body is unsigned); after sending photos, the
+publications are read back to catch ones Autocosmos suspended on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+import sqlalchemy as sa
+
+from dealer_pipeline.catalogue.ranking import DEFAULT_THRESHOLD
+from dealer_pipeline.catalogue.resolve import CatalogMatch, load_matches, resolve_specs, specs_of
+from dealer_pipeline.catalogue.spec import DEFAULT_VOCABULARY, Vocabulary
+from dealer_pipeline.http import AuthFailed, VendorBlocked, VendorError
+from dealer_pipeline.http.blocks import list_blocks
+from dealer_pipeline.publishing import core
+from dealer_pipeline.publishing.core import Change, Desired, Draft, Intent, Op, State
+from dealer_pipeline.publishing.photos import PhotoChecker, split_photos
+from dealer_pipeline.store.engine import transaction
+from dealer_pipeline.store.repository import upsert
+from dealer_pipeline.store.schema import agency_links, vehicles
+from dealer_pipeline.store.types import utcnow
+from dealer_pipeline.vendors.autocosmos import (
+    VENDOR,
+    AutocosmosClient,
+    PublicationConflict,
+    PublicationRefused,
+    UnsupportedMediaType,
+)
+
+log = logging.getLogger(__name__)
+
+TARGET = "autocosmos"
+PRICE_KEYS = ("Precio",)
+IGNORE_KEYS = ("Activa",)
+DESCRIPTION_MAX = 2000
+COLOR_MAX = 50
+REF_STOCK_MAX = 25
+MILEAGE_MAX = 999_000
+ESTADO_SUSPENDED, ESTADO_ARCHIVED, ESTADO_ACTIVE = "Suspendida", "Archivada", "Activa"
+
+
+@dataclass(frozen=True)
+class AutocosmosOptions:
+    """What a publishing run may vary (Dagster resource config feeds these)."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY
+    default_color: str = "No especificado"
+    readback_delay_seconds: float = 5.0
+    audit: bool = False   # read every publication's state back even when nothing was sent
+
+
+@dataclass
+class DealerReport:
+    """What one dealer's run did, for Dagster metadata and the CLI."""
+
+    dealer_id: str
+    adminmail: str
+    planned: Counter = field(default_factory=Counter)       # op -> changes planned
+    sent: Counter = field(default_factory=Counter)          # request kind -> requests that succeeded
+    failed: Counter = field(default_factory=Counter)        # op -> changes that failed
+    held_reasons: Counter = field(default_factory=Counter)
+    flagged_photos: int = 0
+    vehicles_with_flagged_photos: int = 0
+    vendor_suspended: list[str] = field(default_factory=list)
+    vendor_archived: list[str] = field(default_factory=list)
+    reconciled: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    blocked: str | None = None
+    confirmed_agency: bool = False
+    read_back: bool = False
+    catalogue: dict[str, Any] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, Any]:
+        return {"dealer_id": self.dealer_id, "planned": dict(self.planned), "sent": dict(self.sent),
+                "failed": dict(self.failed), "held": sum(self.planned[o] for o in ("hold",)),
+                "held_reasons": dict(self.held_reasons.most_common(20)), "flagged_photos": self.flagged_photos,
+                "vehicles_with_flagged_photos": self.vehicles_with_flagged_photos,
+                "suspended_by_vendor": len(self.vendor_suspended),
+                "suspended_by_vendor_ids": self.vendor_suspended[:50], "archived_by_vendor": len(self.vendor_archived),
+                "reconciled_409": len(self.reconciled), "errors": self.errors[:20], "blocked": self.blocked or "",
+                "agency_confirmed_now": self.confirmed_agency, "read_back": self.read_back,
+                "catalogue": self.catalogue}
+
+
+# ---- drafting payloads --------------------------------------------------------------------------------
+def _amount(value: Any) -> int | float:
+    amount = Decimal(str(value))
+    return int(amount) if amount == amount.to_integral_value() else float(amount.quantize(Decimal("0.01")))
+
+
+def _description(vehicle: Mapping[str, Any]) -> str | None:
+    parts = [str(vehicle[k]).strip() for k in ("attention_grabber", "description") if vehicle.get(k)]
+    text = "\n\n".join(p for p in parts if p)
+    if len(text) > DESCRIPTION_MAX:
+        text = text[:DESCRIPTION_MAX - 1].rsplit(" ", 1)[0] + "…"
+    return text or None
+
+
+def _ref_stock(vehicle: Mapping[str, Any]) -> str | None:
+    for key in ("registration", "external_stock_reference", "vin"):
+        value = str(vehicle.get(key) or "").strip()
+        if value and len(value) <= REF_STOCK_MAX:
+            return value
+    return None
+
+
+def draft_payload(intent: Intent, match: CatalogMatch | None, photos: list[str], dropped: list[dict], *,
+                  options: AutocosmosOptions, amount_field: str = "Monto", photos_field: str = "Fotos") -> Draft:
+    """The publication body for one vehicle, or why it cannot be shown (2.3)."""
+    vehicle = intent.vehicle or {}
+    flags: dict[str, Any] = {}
+    if dropped:
+        flags["dropped_photos"] = dropped
+    if match is not None:
+        flags["catalogue"] = {"spec_key": match.spec_key, "status": match.status, "confidence": match.confidence}
+    if match is None:
+        return Draft(None, hold_reason="catalogue: no specification (make or model missing)", flags=flags)
+    if not match.usable:
+        return Draft(None, hold_reason=f"catalogue: spec {match.spec_key} {match.status}"
+                     + (f" ({match.reason})" if match.reason else "") + " — in the review queue", flags=flags)
+    missing = [name for name, key in (("year", "model_year"), ("mileage", "mileage_km"), ("price", "price_amount"),
+                                       ("currency", "price_currency")) if vehicle.get(key) in (None, "")]
+    if missing:
+        return Draft(None, hold_reason=f"missing {', '.join(missing)}", flags=flags)
+    mileage = int(vehicle["mileage_km"])
+    if not 0 <= mileage <= MILEAGE_MAX:
+        return Draft(None, hold_reason=f"mileage {mileage} km outside Autocosmos' 0..{MILEAGE_MAX}", flags=flags)
+    body: dict[str, Any] = {
+        "ExternalId": intent.external_id,
+        "Activa": intent.desired is Desired.PUBLISH,
+        "Marca": match.make_href, "Modelo": match.model_href, "Version": match.version_href,
+        "VersionYear": int(vehicle["model_year"]),
+        "Kilometraje": mileage,
+        "Color": (str(vehicle.get("colour") or "").strip() or options.default_color)[:COLOR_MAX],
+        "Precio": {"Moneda": str(vehicle["price_currency"]).upper(), amount_field: _amount(vehicle["price_amount"])},
+        photos_field: photos,
+    }
+    optional = {"RefStock": _ref_stock(vehicle), "Propulsion": match.fuel_type, "Transmision": match.transmission,
+                "Carroceria": match.body, "Descripcion": _description(vehicle)}
+    body.update({k: v for k, v in optional.items() if v})
+    if not photos:
+        return Draft(body, suspend_reason="no valid photo (all dropped by the photo check)", flags=flags)
+    return Draft(body, flags=flags)
+
+
+# ---- the run -------------------------------------------------------------------------------------------
+class DealerStopped(Exception):
+    """The run for this dealer stopped early (a transient failure); the rest is planned again next run."""
+
+
+def _agency_confirmed(conn: sa.Connection, adminmail: str) -> bool:
+    row = conn.execute(sa.select(agency_links.c.api_confirmed_at).where(
+        agency_links.c.adminmail == adminmail.lower())).first()
+    return row is not None and row[0] is not None
+
+
+def confirm_agency(engine: sa.Engine, client: AutocosmosClient, dealer_id: str, adminmail: str
+                   ) -> list[dict[str, Any]]:
+    """Read the agency's publications (403 -> the dealer is blocked) and record the confirmation."""
+    entries = client.list_publications(adminmail, dealer_id=dealer_id)
+    now = utcnow()
+    with transaction(engine) as conn:
+        existing = conn.execute(sa.select(agency_links).where(agency_links.c.adminmail == adminmail.lower())
+                                ).mappings().first()
+        row = {"adminmail": adminmail.lower(), "dealer_id": dealer_id, "api_confirmed_at": now,
+               "linked_at": existing["linked_at"] if existing else now}
+        upsert(conn, agency_links, [row])
+    return entries
+
+
+def _open_block(engine: sa.Engine, dealer_id: str) -> str | None:
+    for block in list_blocks(engine, vendor=VENDOR):
+        if block.dealer_id in (None, dealer_id) and block.reason != "400":
+            return f"block {block.id} ({block.reason}): {block.action}"
+    return None
+
+
+class DealerRun:
+    """One dealer's publishing run; `run()` returns its report."""
+
+    def __init__(self, engine: sa.Engine, client: AutocosmosClient, photos: PhotoChecker, dealer_id: str,
+                 adminmail: str, options: AutocosmosOptions = AutocosmosOptions(), *, today: date | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.engine = engine
+        self.client = client
+        self.photos = photos
+        self.dealer_id = dealer_id
+        self.adminmail = adminmail
+        self.options = options
+        self.today = today
+        self.sleep = sleep
+        self.report = DealerReport(dealer_id, adminmail)
+        self._sent_photos = False
+
+    # ---- planning ----
+    def plan(self) -> list[Change]:
+        with self.engine.connect() as conn:
+            intents = core.desired_states(conn, TARGET, self.dealer_id, self.adminmail, reusable_after_removal=False,
+                                          today=self.today)
+        listed = [i for i in intents if i.desired in (Desired.PUBLISH, Desired.SUSPEND) and i.vehicle is not None]
+        specs = specs_of([i.vehicle for i in listed], self.options.vocabulary)  # type: ignore[misc]
+        if listed:
+            resolution = resolve_specs(self.engine, self.client, [i.vehicle for i in listed],  # type: ignore[misc]
+                                       threshold=self.options.threshold, vocabulary=self.options.vocabulary)
+            self.report.catalogue = resolution.metadata()
+        with self.engine.connect() as conn:
+            matches = load_matches(conn, [s[0] for s in specs.values() if s is not None])
+        checks = self.photos.check(url for i in listed for url in (i.vehicle or {}).get("images") or [])
+        contract = self.client.contract
+
+        def build(intent: Intent) -> Draft:
+            spec = specs.get(intent.vehicle_id)
+            match = matches.get(spec[0]) if spec else None
+            kept, dropped = split_photos((intent.vehicle or {}).get("images") or [], checks)
+            if dropped:
+                self.report.flagged_photos += len(dropped)
+                self.report.vehicles_with_flagged_photos += 1
+            return draft_payload(intent, match, kept, dropped, options=self.options,
+                                 amount_field=contract.amount_field, photos_field=contract.photos_field)
+
+        changes = core.plan(intents, build, price_keys=PRICE_KEYS, ignore_keys=IGNORE_KEYS)
+        self.report.planned.update(c.op.value for c in changes)
+        self.report.held_reasons.update(c.why.split(" — ")[0][:120] for c in changes if c.op is Op.HOLD)
+        return changes
+
+    # ---- running ----
+    def run(self) -> DealerReport:
+        blocked = _open_block(self.engine, self.dealer_id)
+        if blocked:
+            self.report.blocked = blocked
+            return self.report
+        try:
+            entries = self._confirm_if_needed()
+            changes = self.plan()
+            to_send = [c for c in changes if c.op not in (Op.NOTHING, Op.HOLD)]
+            with transaction(self.engine) as conn:
+                for change in changes:
+                    if change.op is Op.HOLD:
+                        core.record_hold(conn, change)
+            for change in to_send:
+                self._apply(change)
+            if self._sent_photos or (self.options.audit and (entries is None or to_send)):
+                if self._sent_photos and self.options.readback_delay_seconds > 0:
+                    self.sleep(self.options.readback_delay_seconds)
+                entries = self.client.list_publications(self.adminmail, dealer_id=self.dealer_id)
+                self.report.sent["read_back"] += 1
+            if entries is not None and (self._sent_photos or self.options.audit):
+                self._read_back(entries)
+        except DealerStopped as exc:
+            self.report.errors.append(str(exc)[:300])
+        except VendorBlocked as exc:
+            self.report.blocked = str(exc)
+        return self.report
+
+    def _confirm_if_needed(self) -> list[dict[str, Any]] | None:
+        with self.engine.connect() as conn:
+            if _agency_confirmed(conn, self.adminmail):
+                return None
+        entries = confirm_agency(self.engine, self.client, self.dealer_id, self.adminmail)
+        self.report.confirmed_agency = True
+        self.report.sent["confirm_agency"] += 1
+        return entries
+
+    def _apply(self, change: Change) -> None:
+        handlers = {Op.CREATE: self._create, Op.REPLACE: self._put, Op.REACTIVATE: self._put, Op.SUSPEND: self._put,
+                    Op.PRICE: self._price, Op.REMOVE: self._archive}
+        try:
+            handlers[change.op](change)
+        except PublicationRefused as exc:
+            self._failed(change, exc.status, f"Autocosmos refused it (400): {exc.errors}", refused=True)
+        except UnsupportedMediaType as exc:
+            self._failed(change, exc.status, f"Autocosmos refused the media type (415): {exc.message}")
+        except (VendorBlocked, AuthFailed):
+            raise
+        except VendorError as exc:
+            self._failed(change, exc.status, str(exc))
+            if exc.status is None or exc.status >= 429:
+                raise DealerStopped(f"stopped after a transient failure, the rest is retried next run: {exc}") \
+                    from None
+
+    def _failed(self, change: Change, status: int | None, error: str, refused: bool = False) -> None:
+        self.report.failed[change.op.value] += 1
+        self.report.errors.append(f"{change.external_id}: {error}"[:300])
+        with transaction(self.engine) as conn:
+            core.record_failure(conn, change, status=status, error=error, refused=refused)
+
+    def _ok(self, change: Change, status: int, kind: str, **kw: Any) -> None:
+        self.report.sent[kind] += 1
+        with transaction(self.engine) as conn:
+            core.record_success(conn, change, status=status, **kw)
+
+    def _body(self, change: Change) -> dict[str, Any]:
+        body = dict(change.payload or {})
+        body["Activa"] = change.active
+        return body
+
+    def _has_photos(self, body: Mapping[str, Any]) -> bool:
+        return bool(body.get(self.client.contract.photos_field))
+
+    def _create(self, change: Change) -> None:
+        body = self._body(change)
+        try:
+            response = self.client.create(self.adminmail, body, dealer_id=self.dealer_id)
+        except PublicationConflict:
+            self._reconcile(change, body)
+            return
+        self._sent_photos |= self._has_photos(body)
+        self._ok(change, response.status, "post")
+
+    def _reconcile(self, change: Change, body: dict[str, Any]) -> None:
+        """409 on create: the ExternalId exists at Autocosmos. Read it; replace it unless archived."""
+        current = self.client.get_publication(self.adminmail, change.external_id, dealer_id=self.dealer_id)
+        self.report.reconciled.append(change.external_id)
+        if current is not None and current.get("Estado") == ESTADO_ARCHIVED:
+            note = "ExternalId already archived at Autocosmos: it cannot be used again; needs an operator"
+            with transaction(self.engine) as conn:
+                core.record_failure(conn, change, status=409, error=note, op_label="reconcile")
+                core.record_state(conn, TARGET, change.vehicle_id, state=State.ARCHIVED, note=note)
+            self.report.failed["reconcile"] += 1
+            return
+        if current is None:
+            raise PublicationConflict("409 on create but the publication cannot be read back", vendor=VENDOR,
+                                      method="GET", status=404)
+        if not self._has_photos(body):
+            self._patch(change, {k: v for k, v in body.items() if k != self.client.contract.photos_field},
+                        "reconcile")
+            return
+        response = self.client.replace(self.adminmail, change.external_id, body, dealer_id=self.dealer_id)
+        if response is None:
+            raise PublicationConflict("409 on create, then 404 on replace", vendor=VENDOR, method="PUT", status=404)
+        self._sent_photos = True
+        self._ok(change, response.status, "put", op_label="reconcile")
+
+    def _put(self, change: Change) -> None:
+        body = self._body(change)
+        if not self._has_photos(body):
+            # Never PUT an empty photo list: a PATCH leaves the stored photos alone.
+            self._patch(change, {k: v for k, v in body.items() if k != self.client.contract.photos_field},
+                        change.op.value)
+            return
+        response = self.client.replace(self.adminmail, change.external_id, body, dealer_id=self.dealer_id)
+        if response is None:
+            self._recreate(change, body)
+            return
+        self._sent_photos = True
+        self._ok(change, response.status, "put")
+
+    def _price(self, change: Change) -> None:
+        payload = change.payload or {}
+        self._patch(change, {key: payload[key] for key in PRICE_KEYS if key in payload}, change.op.value)
+
+    def _patch(self, change: Change, patch: dict[str, Any], label: str) -> None:
+        try:
+            response = self.client.patch(self.adminmail, change.external_id, patch, dealer_id=self.dealer_id)
+        except PublicationConflict:
+            self._archived_meanwhile(change)
+            return
+        if response is None:
+            body = self._body(change)
+            if self._has_photos(body):
+                self._recreate(change, body)
+            else:
+                self._failed(change, 404, "publication unknown at Autocosmos and no valid photo to re-create it")
+            return
+        self._ok(change, response.status, "patch", op_label=label)
+
+    def _recreate(self, change: Change, body: dict[str, Any]) -> None:
+        """A change answered 404: the publication is gone at Autocosmos; create it again (same ExternalId)."""
+        response = self.client.create(self.adminmail, body, dealer_id=self.dealer_id)
+        self._sent_photos |= self._has_photos(body)
+        self._ok(change, response.status, "post", op_label="recreate")
+
+    def _archived_meanwhile(self, change: Change) -> None:
+        note = "archived at Autocosmos (409 on change): the ExternalId cannot be used again"
+        with transaction(self.engine) as conn:
+            core.record_state(conn, TARGET, change.vehicle_id, state=State.ARCHIVED, note=note)
+        self.report.vendor_archived.append(change.external_id)
+
+    def _archive(self, change: Change) -> None:
+        outcome = self.client.archive(self.adminmail, change.external_id, dealer_id=self.dealer_id)
+        self._ok(change, 204 if outcome == "archived" else 409 if outcome == "already_archived" else 404, "delete",
+                 state=State.ARCHIVED, op_label="archive", archive_outcome=outcome)
+
+    # ---- reading the vendor's states back (AC-STATE-1) ----
+    def _read_back(self, entries: list[dict[str, Any]]) -> None:
+        self.report.read_back = True
+        by_id = {str(e.get("ExternalId", "")).lower(): e for e in entries}
+        with self.engine.connect() as conn:
+            pubs = core.load_publications(conn, TARGET, dealer_id=self.dealer_id)
+        now = utcnow()
+        with transaction(self.engine) as conn:
+            for pub in pubs.values():
+                entry = by_id.get(pub.external_id.lower())
+                if entry is None or not pub.live:
+                    continue
+                estado = entry.get("Estado")
+                asked_active = pub.state == State.ACTIVE.value
+                if estado == ESTADO_SUSPENDED and asked_active:
+                    note = ("suspended by Autocosmos, not by us (e.g. no valid photo kept after processing, or "
+                            "moderation): a PUT with at least one valid photo lifts it")
+                    core.record_state(conn, TARGET, pub.vehicle_id, state=State.SUSPENDED, note=note,
+                                      vendor_suspended={"estado": estado, "seen_at": now.isoformat(),
+                                                        "photos_kept": len(entry.get("Fotos") or [])})
+                    self.report.vendor_suspended.append(pub.external_id)
+                elif estado == ESTADO_ARCHIVED:
+                    core.record_state(conn, TARGET, pub.vehicle_id, state=State.ARCHIVED,
+                                      note="archived by Autocosmos, not by us")
+                    self.report.vendor_archived.append(pub.external_id)
+                elif estado == ESTADO_ACTIVE and pub.flags.get(core.VENDOR_SUSPENDED):
+                    core.record_state(conn, TARGET, pub.vehicle_id, state=State.ACTIVE, note=None,
+                                      clear_flags=(core.VENDOR_SUSPENDED,))
+
+
+def publish_dealer(engine: sa.Engine, client: AutocosmosClient, photos: PhotoChecker, dealer_id: str,
+                   adminmail: str, options: AutocosmosOptions = AutocosmosOptions(), *,
+                   today: date | None = None) -> DealerReport:
+    """Bring Autocosmos in line with our store for one dealer; see the module docstring."""
+    return DealerRun(engine, client, photos, dealer_id, adminmail, options, today=today).run()
+
+
+def _dealers_with_listed_stock(engine: sa.Engine, dealer_ids: list[str]) -> set[str]:
+    """Which of these dealers have any available or reserved vehicle (one query)."""
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for start in range(0, len(dealer_ids), 1000):
+            stmt = sa.select(vehicles.c.dealer_id).distinct().where(
+                vehicles.c.dealer_id.in_(dealer_ids[start:start + 1000]),
+                vehicles.c.availability.in_(("available", "reserved")))
+            found.update(conn.execute(stmt).scalars())
+    return found
+
+
+def listed_vehicles(engine: sa.Engine, client: AutocosmosClient, dealers: list[tuple[str, str]], *,
+                    today: date | None = None) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """Vehicles about to be published (publish or suspend intents) of dealers whose agency we may
+    publish for, and the dealers skipped (blocked). Access to an agency not confirmed yet is confirmed
+    first (one read of its publications), so no catalogue work is spent on a dealer Autocosmos refuses."""
+    found: list[Mapping[str, Any]] = []
+    skipped: list[str] = []
+    blocks = list_blocks(engine, vendor=VENDOR)
+    blocked_everywhere = any(b.dealer_id is None and b.reason != "400" for b in blocks)
+    blocked = {b.dealer_id for b in blocks if b.reason != "400"}
+    with_stock = _dealers_with_listed_stock(engine, [d for d, _ in dealers])
+    for dealer_id, adminmail in dealers:
+        if dealer_id not in with_stock:
+            continue
+        if blocked_everywhere or dealer_id in blocked:
+            skipped.append(dealer_id)
+            continue
+        with engine.connect() as conn:
+            intents = core.desired_states(conn, TARGET, dealer_id, adminmail, reusable_after_removal=False,
+                                          today=today)
+            confirmed = _agency_confirmed(conn, adminmail)
+        wanted = [i.vehicle for i in intents if i.desired in (Desired.PUBLISH, Desired.SUSPEND) and i.vehicle]
+        if wanted and not confirmed:
+            try:
+                confirm_agency(engine, client, dealer_id, adminmail)
+            except VendorBlocked:
+                skipped.append(dealer_id)
+                continue
+        found += wanted
+    return found, skipped
