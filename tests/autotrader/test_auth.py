@@ -99,3 +99,30 @@ def test_at_auth_3_one_token_across_processes(store: sa.Engine, store_url: str, 
             api_calls.c.path.like("/stock%"))).scalar_one()
     assert runs == 50
     get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_at_auth_1_secret_through_dagster_is_an_env_var_reference(harness: Harness) -> None:
+    """Configured through Dagster, the secret is `dg.EnvVar`: its value is in no run record or log."""
+    import dagster as dg
+
+    from dealer_pipeline.defs.resources import StoreResource
+    from dealer_pipeline.defs.sources.autotrader import AutotraderResource, advertisers
+
+    secret = get_settings().autotrader_secret.reveal()
+    resource = AutotraderResource(key=dg.EnvVar("AUTOTRADER_KEY"), secret=dg.EnvVar("AUTOTRADER_SECRET"))
+    result = dg.materialize([advertisers], instance=harness.instance,
+                            resources={"autotrader": resource, "store": StoreResource()})
+    assert result.success and [c["path"] for c in harness.calls()][:2] == ["/authenticate", "/advertisers"]
+    with harness.client() as client:
+        token = client.authenticate().token.reveal()  # the shared token the run used
+    assert [c["path"] for c in harness.calls()].count("/authenticate") == 1
+    run = harness.instance.get_run_by_id(result.run_id)
+    records = [str(run.run_config), str(run.tags)]
+    records += [str(entry) for entry in harness.instance.all_logs(result.run_id)]
+    with harness.engine.connect() as conn:
+        for table in (api_tokens, api_calls):
+            records += [str(tuple(row)) for row in conn.execute(sa.select(table))]
+    assert len(records) > 5
+    for value in (secret, token):
+        assert not any(value in text for text in records)

@@ -54,8 +54,8 @@ def test_at_fair_429_pauses_all_activity_and_resumes_without_losing_pages(harnes
     after = [c for c in calls if c["seq"] > limited["seq"]]
     assert a_pages[2]["ts"] - limited["ts"] >= 1.0, "Retry-After honoured"
     other_during = [c for c in after if c["path"].startswith("/stock/") and c["ts"] < limited["ts"] + 1.0
-                    and c["ts"] > limited["ts"] + 0.35]
-    assert other_during == [], "the other process must pause too (it sees the pause within 200 ms)"
+                    and c["ts"] > limited["ts"] + 0.5]
+    assert other_during == [], "the other process must pause too (it sees the pause within its 200 ms cache)"
     assert any(c["path"].startswith("/stock/") and c["ts"] >= limited["ts"] + 1.0 for c in after), "it resumed"
     with harness.engine.connect() as conn:
         pause = conn.execute(sa.select(api_pauses)).mappings().one()
