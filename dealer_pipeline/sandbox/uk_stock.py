@@ -181,12 +181,25 @@ def _plate(rng: random.Random, first_registration: date) -> str:
     return f"{_c(r, MEMORY_TAGS)}{age:02d}{tail}"
 
 
+_VIN_VALUES = {**{str(d): d for d in range(10)}, **dict(zip("ABCDEFGH", range(1, 9))),
+               **dict(zip("JKLMN", range(1, 6))), "P": 7, "R": 9, **dict(zip("STUVWXYZ", range(2, 10)))}
+_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def _with_check_digit(vin: str) -> str:
+    """Position 9 as manufacturers must set it where it is mandatory (North America, China)."""
+    if vin[0] not in "12345L":
+        return vin  # elsewhere position 9 is the manufacturer's own
+    remainder = sum(_VIN_VALUES[c] * w for c, w in zip(vin, _VIN_WEIGHTS)) % 11
+    return vin[:8] + ("X" if remainder == 10 else str(remainder)) + vin[9:]
+
+
 def _vin(rng: random.Random, make: str, year: int) -> str:
     r = rng.random
     year_code = "ABCDEFGHJKLMNPRSTVWXY123456789"[(year - 2010) % 30]
     body = "".join(_c(r, VIN_CHARS) for _ in range(5))
     serial = "".join(_c(r, "0123456789") for _ in range(6))
-    return f"{WMI[make]}{body}{_c(r, '0123456789X')}{year_code}{_c(r, VIN_CHARS)}{serial}"
+    return _with_check_digit(f"{WMI[make]}{body}{_c(r, '0123456789X')}{year_code}{_c(r, VIN_CHARS)}{serial}")
 
 
 def _features(rng: random.Random, derivative: UkDerivative) -> list[dict[str, Any]]:
