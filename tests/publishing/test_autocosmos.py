@@ -29,6 +29,7 @@ from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources import autotrader as at
 from dealer_pipeline.publishing.core import external_id_for
+from dealer_pipeline.quality import blocked_vehicles
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.engine import transaction
@@ -37,6 +38,7 @@ from dealer_pipeline.store.schema import photo_checks, publications, vehicle_spe
 
 SEED, DEALERS, VEHICLES = 7, 22, 8
 FOCUS_ST_CANDIDATES_ONLY = "b327d7e1a55b2f0f392885061431bae3"
+PEUGEOT_208_CANDIDATES_ONLY = "a75e36baeedcfdf237d934e9c48fdde3"
 
 
 @pytest.fixture(params=["postgresql"])
@@ -151,6 +153,13 @@ class Harness:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(vehicles).where(vehicles.c.dealer_id == self.dealer_id)).mappings()
             return {r["vehicle_id"]: dict(r) for r in rows}
+
+    def clean_vehicles(self) -> list[str]:
+        """Listed vehicles without blocking quality findings (their catalogue spec is what decides)."""
+        with self.engine.connect() as conn:
+            blocked = blocked_vehicles(conn, self.dealer_id)
+        return sorted(v for v, row in self.vehicles().items()
+                      if row["availability"] in ("available", "reserved") and v not in blocked)
 
     def publications(self) -> dict[str, dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -274,12 +283,18 @@ def test_ac_match_2_at_most_two_requests_to_publish_a_vehicle(ac: Harness) -> No
 
 
 def test_ac_match_3_unmatched_vehicles_are_ranked_or_reviewed_never_published_blindly(ac: Harness) -> None:
+    """Catalogue fixtures: the Focus ST and the 208 exist only under LatAm names (Match null, Candidates
+    present); the Leaf's model is not in the catalogue (no candidates). The Focus's top candidate agrees on
+    everything but power (-30 cv) and is accepted as ranked; the 208's (-20 cv of 100) falls below the
+    threshold; both unresolved ones wait in the review queue until an operator resolves them."""
     fates = ac.sandbox.control("GET", "/autocosmos/catalogue/fates")
-    no_model = next(k.split(":", 1)[1] for k, v in fates.items() if k.startswith("uk:") and v == "absent_model")
-    ids = sorted(ac.vehicles())
-    candidates_only, modelless = ids[0], ids[1]
-    ac.change(candidates_only, derivative_id=FOCUS_ST_CANDIDATES_ONLY, set={"vehicle.yearOfManufacture": 2021})
-    ac.change(modelless, derivative_id=no_model)
+    leaf = next(k.split(":", 1)[1] for k, v in fates.items() if k.startswith("uk:") and v == "absent_model")
+    assert fates[f"uk:{FOCUS_ST_CANDIDATES_ONLY}"] == fates[f"uk:{PEUGEOT_208_CANDIDATES_ONLY}"] == "candidates"
+    focus, peugeot, modelless = ac.clean_vehicles()[:3]
+    for vehicle_id, derivative in ((focus, FOCUS_ST_CANDIDATES_ONLY), (peugeot, PEUGEOT_208_CANDIDATES_ONLY),
+                                   (modelless, leaf)):
+        ac.change(vehicle_id, derivative_id=derivative, set={"vehicle.yearOfManufacture": 2021},
+                  reservation=None, advertiser_advert="PUBLISHED")
     ac.sync()
     ac.mark()
     report = ac.round()
@@ -288,38 +303,40 @@ def test_ac_match_3_unmatched_vehicles_are_ranked_or_reviewed_never_published_bl
         spec_of = dict(conn.execute(sa.select(vehicle_specs.c.vehicle_id, vehicle_specs.c.spec_key)).all())
         rows = {r["spec_key"]: dict(r) for r in conn.execute(sa.select(catalog_table)).mappings()}
         queue = {r["spec_key"]: r for r in review_queue(conn)}
+    ranked, low, absent = (rows[spec_of[v]] for v in (focus, peugeot, modelless))
+    assert ranked["response"]["Match"] is None and low["response"]["Match"] is None
+    assert (ranked["status"], low["status"], absent["status"]) == ("ranked", "unresolved", "unresolved")
+    # ranked: the top candidate, its confidence and the whole ranking are kept, and it is what gets published
+    assert float(ranked["confidence"]) >= 0.8 and ranked["version_href"] == ranked["candidates"][0]["href"]
+    assert ranked["candidates"][0]["agreement"]["power"] < 1.0 <= ranked["candidates"][0]["agreement"]["fuel"]
     remote = ac.remote()
-    pubs = ac.publications()
-    for vehicle_id in (candidates_only, modelless):
-        match = rows[spec_of[vehicle_id]]
-        external = external_id_for(vehicle_id).lower()
-        assert match["status"] in ("ranked", "unresolved")
-        if match["status"] == "ranked":
-            # a ranked answer: the top candidate was accepted with its confidence, and the ranking is kept
-            assert float(match["confidence"]) >= 0.8
-            assert match["candidates"] and match["version_href"] == match["candidates"][0]["href"]
-            assert remote[external]["Version"] == match["version_href"]
-        else:
-            assert spec_of[vehicle_id] in queue, "unresolved specs wait in the review queue"
-            assert external not in remote, "an unresolved vehicle is never published"
-            assert pubs[vehicle_id]["state"] == "error" and "review queue" in pubs[vehicle_id]["last_error"]
-    assert rows[spec_of[modelless]]["status"] == "unresolved"
-    assert rows[spec_of[candidates_only]]["candidates"], "candidates are ranked and stored"
-    assert report["review_queue_size"] == len(queue) >= 1
+    assert remote[external_id_for(focus).lower()]["Version"] == ranked["version_href"]
+    # unresolved: ranked candidates kept for the reviewer, in the queue, never published
+    assert low["candidates"] and float(low["confidence"]) < 0.8 and low["version_href"] is None
+    assert absent["candidates"] is None and absent["model_href"] is None
+    assert {spec_of[peugeot], spec_of[modelless]} <= set(queue) and spec_of[focus] not in queue
+    assert queue[spec_of[modelless]]["vehicles"] == 1
+    for vehicle_id in (peugeot, modelless):
+        assert external_id_for(vehicle_id).lower() not in remote
+        assert ac.calls(contains=external_id_for(vehicle_id)) == []
+        row = ac.publications()[vehicle_id]
+        assert row["state"] == "error" and "review queue" in row["last_error"]
+    assert report["review_queue_size"] == len(queue)
 
-    # the operator resolves the model-less spec by hand; the next run publishes it with that version
+    # the operator resolves the 208 with its top candidate; the next run publishes it, with no new best match
     listed = CliRunner().invoke(cli, ["catalogue", "review", "list"])
-    assert spec_of[modelless] in listed.output
-    version = rows[spec_of[candidates_only]]["candidates"][0]["href"]
-    make, model = rows[spec_of[candidates_only]]["make_href"], rows[spec_of[candidates_only]]["model_href"]
-    result = CliRunner().invoke(cli, ["catalogue", "review", "resolve", spec_of[modelless], "--version", version,
-                                      "--make", make, "--model", model, "--note", "same car, LatAm name"])
+    assert spec_of[peugeot] in listed.output and low["candidates"][0]["href"] in listed.output
+    chosen = low["candidates"][0]["href"]
+    result = CliRunner().invoke(cli, ["catalogue", "review", "resolve", spec_of[peugeot], "--version", chosen,
+                                      "--note", "same car, LatAm name"])
     assert result.exit_code == 0, result.output
     ac.mark()
     ac.round()
     assert ac.calls("GET", "/v3/versiones/bestmatch") == [], "a resolved spec is not asked again"
-    assert [c["method"] for c in ac.ops()] == ["POST"]
-    assert ac.remote()[external_id_for(modelless).lower()]["Version"] == version
+    assert [(c["method"], c["status"]) for c in ac.ops()] == [("POST", 201)]
+    assert ac.remote()[external_id_for(peugeot).lower()]["Version"] == chosen
+    with ac.engine.connect() as conn:
+        assert spec_of[peugeot] not in {r["spec_key"] for r in review_queue(conn)}
 
 
 # ---- AC-PUB ---------------------------------------------------------------------------------------------
