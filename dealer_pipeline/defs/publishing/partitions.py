@@ -46,3 +46,9 @@ published_dealers_job = dg.define_asset_job(
     "published_dealers_job", selection=[DEALERS_KEY],
     description="Refresh the `published_dealer` partitions from the dealers file.",
 )
+
+
+@dg.schedule(job=published_dealers_job, cron_schedule="30 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
+def published_dealers_schedule() -> dg.RunRequest:
+    """Hourly, before the targets' runs: a dealer added to the dealers file gets its partition."""
+    return dg.RunRequest()
