@@ -353,7 +353,7 @@ def publish_dealer(engine: sa.Engine, client: AutochatClient, dealer: DealerEntr
     if any(i.desired in (Desired.PUBLISH, Desired.SUSPEND) for i in intents):
         index = OptionIndex(client.options(), option_map)
     changes = plan(intents, lambda intent: draft(intent, index) if index else Draft(None), price_keys=PRICE_KEYS)
-    run.planned = {k: v for k, v in Counter(c.op.value for c in changes).items()}
+    run.planned = dict(Counter(c.op.value for c in changes))
     for change in changes:
         run.unmapped_features.update(change.flags.get("unmapped_features", []))
         run.unknown_options.update(change.flags.get("unknown_options", []))

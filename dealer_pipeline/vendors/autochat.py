@@ -309,8 +309,7 @@ class AutochatClient:
     # ---- authentication ----
     def authenticate(self) -> TokenGrant:
         """The shared token, obtained only if no fresh one is cached in the store."""
-        assert self.http.tokens is not None
-        return self.http.tokens.current(self.http._obtain_token)
+        return self.http.current_token()
 
     # ---- options ----
     def options(self) -> list[dict[str, Any]]:

@@ -92,6 +92,25 @@ def test_ach_car_1_images_key_is_sent_even_without_images() -> None:
             assert flags["dropped_images"] == images
 
 
+def test_ach_car_2_features_map_to_option_names_of_the_current_list() -> None:
+    """ACH-CAR-2: the table, then an option's own name or prettyName; a name missing from the list is
+    reported as unknown and a feature with no option as unmapped, neither is sent."""
+    index = OptionIndex([{"name": "rear_view_camera", "prettyName": "Rear view camera"},
+                         {"name": "apple_carplay", "prettyName": "Apple CarPlay"},
+                         {"name": "ac", "prettyName": "Air conditioning"}])
+    features = [{"name": "Reversing camera", "genericName": "Reversing camera"},   # table
+                {"name": "Apple CarPlay"},                                          # snake_case name
+                "Ar-condicionado",                                                  # table, Portuguese
+                {"name": "Privacy glass"},                                          # table -> not in the list
+                {"name": "DAB radio", "genericName": "DAB radio"},                  # nothing
+                {"name": "360 degree camera", "genericName": "Surround view camera"}]  # same option twice
+    match = index.match(features)
+    assert match.names == ("rear_view_camera", "apple_carplay", "ac")
+    assert match.unknown == ("Privacy glass -> dark_tinted_glass",)
+    assert match.unmapped == ("DAB radio",)
+    assert OptionIndex([{"name": "x"}], {"dab radio": ["x"]}).match(features).names == ("x",)
+
+
 def test_ach_car_2_options_sent_by_name_unknown_ones_dropped_and_flagged(channels: Channels) -> None:
     """ACH-CAR-2: options come from `GET /api/options` (once per run) and go out by `name`; a feature
     mapped to a name the list lacks, or with no mapping at all, is dropped and flagged, never sent."""

@@ -1,0 +1,174 @@
+"""Reporting back to Webmotors in Dagster: `publishing/webmotors_status` and `publishing/leads`.
+
+Both are partitioned by `published_dealer` and use the pool `webmotors_api`.
+`publishing/webmotors_status` runs after the channels' publishing assets and sends each
+Webmotors vehicle's changed status (Publicado with our classified URL, or Erro with the
+reason). `publishing/leads` polls the dealer's Autocosmos agency for enquiries, stores them in
+`leads`, and inserts each into the dealer's Cockpit CRM once (Webmotors dealers only).
+Dealers without anything to do finish at once with a note in the metadata.
+"""
+
+# No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
+from contextlib import ExitStack
+from datetime import datetime
+from typing import Any, List, Mapping, Optional
+
+import dagster as dg
+
+from dealer_pipeline.dealers_file import DealerEntry, DealersFileError, load_dealers
+from dealer_pipeline.defs.publishing.autocosmos import AutocosmosResource
+from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER
+from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.defs.sources.webmotors import WebmotorsResource
+from dealer_pipeline.http import AuthFailed, VendorError
+from dealer_pipeline.publishing import leads as lead_flow
+from dealer_pipeline.publishing import webmotors_status as status_flow
+
+GROUP = "publishing"
+POOL = "webmotors_api"
+STATUS_KEY = dg.AssetKey(["publishing", "webmotors_status"])
+LEADS_KEY = dg.AssetKey(["publishing", "leads"])
+CHANNEL_KEYS = [dg.AssetKey(["publishing", "autocosmos"]), dg.AssetKey(["publishing", "autochat"])]
+RUN_RETRY = dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+class ClassifiedResource(dg.ConfigurableResource):
+    """Our classified as Webmotors sees it: the ad URL reported with `Publicado`
+    (placeholders {external_id}, {vehicle_id}, {ad_id}, {dealer_id}) and the channels whose
+    publications count. The CRM `origem` is the Webmotors resource's `origin`."""
+
+    url_template: str = status_flow.DEFAULT_URL_TEMPLATE
+    channels: List[str] = list(status_flow.CHANNELS)
+
+
+def _entry(context: dg.AssetExecutionContext) -> DealerEntry:
+    try:
+        entry = load_dealers().by_id().get(context.partition_key)
+    except DealersFileError as exc:
+        raise dg.Failure(description=f"the dealers file is invalid: {exc}", allow_retries=False) from None
+    if entry is None:
+        raise dg.Failure(description=f"dealer {context.partition_key} is not in the dealers file; rematerialize "
+                                     f"publishing/dealers to drop its partition", allow_retries=False)
+    return entry
+
+
+def _calls(stats: List[Any]) -> Mapping[str, Any]:
+    return {"api_calls": int(sum(sum(s.calls.values()) for s in stats)),
+            "token_requests": sum(s.token_requests for s in stats), "retries": sum(s.retries for s in stats)}
+
+
+@dg.asset(key=STATUS_KEY, deps=CHANNEL_KEYS, partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
+          kinds={"api"},
+          description="Each Webmotors vehicle's publication status on our channels (Publicado with our URL, or Erro "
+                      "with the reason), reported to Webmotors when it changed; last reports in `publications` "
+                      "(target webmotors_status).")
+def webmotors_status(context: dg.AssetExecutionContext, webmotors: WebmotorsResource, classified: ClassifiedResource,
+                     store: StoreResource) -> dg.MaterializeResult:
+    entry = _entry(context)
+    engine = store.engine()
+    stats: List[Any] = []
+    skipped = status_flow.skip_reason(entry, classified.channels)
+    if skipped:
+        run = status_flow.StatusRun(entry.dealer_id, skipped=skipped)
+    else:
+        try:
+            status_flow.check_url_template(classified.url_template)
+        except ValueError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
+        with webmotors.client(engine, entry, context.run.run_id) as client:
+            run = status_flow.report_dealer(engine, client, entry, url_template=classified.url_template,
+                                            channels=classified.channels)
+            stats = [client.http.stats, client.once.stats]
+    for block in run.blocks:
+        context.log.error(f"{entry.dealer_id} needs an operator (api_blocks id {block['id']}): {block['action']}")
+    metadata = {
+        "dealer_id": entry.dealer_id, "skipped": run.skipped or "",
+        "reports_sent": dg.MetadataValue.json(dict(run.sent)),
+        "unchanged": run.unchanged, "refused": run.refused, "failed": run.failed, "not_sent": run.not_sent,
+        "blocks": dg.MetadataValue.json(run.blocks), **_calls(stats),
+    }
+    if run.stopped and not run.blocks:
+        raise dg.Failure(description=f"{entry.dealer_id}: {run.stopped}: {'; '.join(run.errors[:3])}",
+                         metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(key=LEADS_KEY, deps=[CHANNEL_KEYS[0]], partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
+          kinds={"api"},
+          description="Enquiries from the dealer's Autocosmos agency, stored in `leads` (source autocosmos, raw "
+                      "payload kept) and inserted once each into the Cockpit CRM of Webmotors dealers.")
+def publishing_leads(context: dg.AssetExecutionContext, autocosmos: AutocosmosResource, webmotors: WebmotorsResource,
+                     store: StoreResource) -> dg.MaterializeResult:
+    entry = _entry(context)
+    engine = store.engine()
+    stats: List[Any] = []
+    with ExitStack() as stack:
+        cosmos = stack.enter_context(autocosmos.client(engine, context.run.run_id))
+
+        def fetch(adminmail: str, desde: Optional[datetime]) -> list:
+            return cosmos.enquiries(adminmail, since=desde, dealer_id=entry.dealer_id)
+
+        crm: List[Any] = []
+
+        def crm_client() -> Any:
+            crm.append(stack.enter_context(webmotors.client(engine, entry, context.run.run_id)))
+            return crm[-1]
+
+        try:
+            run = lead_flow.run_dealer(engine, entry, fetch, crm_client if entry.source == "webmotors" else None,
+                                       origin=webmotors.origin, run_id=context.run.run_id)
+        except AuthFailed as exc:
+            raise dg.Failure(description=f"{entry.dealer_id}: credentials refused: {exc}",
+                             allow_retries=False) from None
+        except VendorError as exc:
+            raise dg.Failure(description=f"{entry.dealer_id}: polling Autocosmos enquiries failed: {exc}") from None
+        stats = [cosmos.http.stats, *(s for c in crm for s in (c.http.stats, c.once.stats))]
+    if run.skipped:
+        context.log.info(f"{entry.dealer_id}: {run.skipped}")
+    for block in run.blocks:
+        context.log.error(f"{entry.dealer_id} needs an operator (api_blocks id {block['id']}): {block['action']}")
+    needs_operator = run.forward.get(lead_flow.NEEDS_OPERATOR, 0)
+    if needs_operator:
+        context.log.error(f"{entry.dealer_id}: {needs_operator} lead(s) with an unknown CRM outcome are marked "
+                          f"needs_operator (never re-sent automatically): check the dealer's Cockpit CRM")
+    return dg.MaterializeResult(metadata={
+        "dealer_id": entry.dealer_id, "skipped": run.skipped or "", "desde": run.desde or "",
+        "fetched": run.fetched, "new": run.new, "duplicates": run.duplicates, "malformed": run.malformed,
+        "unmatched_vehicle": run.unmatched_vehicle, "forwarded": dg.MetadataValue.json(dict(run.forward)),
+        "blocks": dg.MetadataValue.json(run.blocks), **_calls(stats),
+    })
+
+
+status_job = dg.define_asset_job(
+    "publishing_webmotors_status_job", selection=[STATUS_KEY], op_retry_policy=RUN_RETRY,
+    description="Report one dealer's changed publication statuses to Webmotors.",
+)
+leads_job = dg.define_asset_job(
+    "publishing_leads_job", selection=[LEADS_KEY], op_retry_policy=RUN_RETRY,
+    description="Poll one dealer's Autocosmos enquiries and insert new ones into its Cockpit CRM.",
+)
+
+
+def _per_dealer(context: dg.ScheduleEvaluationContext) -> list:
+    keys = context.instance.get_dynamic_partitions(PUBLISHED_DEALER.name)
+    return [dg.RunRequest(partition_key=key, tags={"dealer_pipeline/dealer": key}) for key in keys]
+
+
+@dg.schedule(job=status_job, cron_schedule="40 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
+def publishing_webmotors_status_schedule(context: dg.ScheduleEvaluationContext) -> list:
+    """Hourly, after the channels' publishing runs (non-Webmotors dealers finish at once)."""
+    return _per_dealer(context)
+
+
+@dg.schedule(job=leads_job, cron_schedule="*/10 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
+def publishing_leads_schedule(context: dg.ScheduleEvaluationContext) -> list:
+    """Every 10 minutes: a lead is worth most while the buyer is still looking."""
+    return _per_dealer(context)
+
+
+defs = dg.Definitions(
+    assets=[webmotors_status, publishing_leads],
+    jobs=[status_job, leads_job],
+    schedules=[publishing_webmotors_status_schedule, publishing_leads_schedule],
+    resources={"classified": ClassifiedResource()},
+)
