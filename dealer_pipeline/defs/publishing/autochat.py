@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List, Optional
 import dagster as dg
 import sqlalchemy as sa
 
-from dealer_pipeline.dealers_file import DealersFileError, load_dealers
+from dealer_pipeline.dealers_file import DealerEntry, DealersFileError, load_dealers
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.publishing import autochat as publishing
@@ -61,6 +61,18 @@ class AutochatResource(dg.ConfigurableResource):
             client.close()
 
 
+def partition_dealer(context: dg.AssetExecutionContext) -> DealerEntry:
+    """The dealers-file entry of the run's `published_dealer` partition (a Failure naming it if absent)."""
+    try:
+        entry = load_dealers().by_id().get(context.partition_key)
+    except DealersFileError as exc:
+        raise dg.Failure(description=f"the dealers file is invalid: {exc}", allow_retries=False) from None
+    if entry is None:
+        raise dg.Failure(description=f"dealer {context.partition_key} is not in the dealers file; rematerialize "
+                                     f"publishing/dealers to drop its partition", allow_retries=False)
+    return entry
+
+
 def _top(counter: dict, limit: int = 50) -> dict:
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
 
@@ -72,13 +84,7 @@ def _top(counter: dict, limit: int = 50) -> dict:
 def publish_autochat(context: dg.AssetExecutionContext, autochat: AutochatResource,
              store: StoreResource) -> dg.MaterializeResult:
     engine = store.engine()
-    try:
-        entry = load_dealers().by_id().get(context.partition_key)
-    except DealersFileError as exc:
-        raise dg.Failure(description=f"the dealers file is invalid: {exc}", allow_retries=False) from None
-    if entry is None:
-        raise dg.Failure(description=f"dealer {context.partition_key} is not in the dealers file; rematerialize "
-                                     f"publishing/dealers to drop its partition", allow_retries=False)
+    entry = partition_dealer(context)
     with autochat.client(engine, context.run.run_id) as client:
         run = publishing.publish_dealer(engine, client, entry, option_map=autochat.option_map)
         stats = client.http.stats

@@ -15,7 +15,7 @@ from typing import Any, List, Mapping, Optional
 
 import dagster as dg
 
-from dealer_pipeline.dealers_file import DealerEntry, DealersFileError, load_dealers
+from dealer_pipeline.defs.publishing.autochat import RUN_RETRY, partition_dealer
 from dealer_pipeline.defs.publishing.autocosmos import AutocosmosResource
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER
 from dealer_pipeline.defs.resources import StoreResource
@@ -29,7 +29,6 @@ POOL = "webmotors_api"
 STATUS_KEY = dg.AssetKey(["publishing", "webmotors_status"])
 LEADS_KEY = dg.AssetKey(["publishing", "leads"])
 CHANNEL_KEYS = [dg.AssetKey(["publishing", "autocosmos"]), dg.AssetKey(["publishing", "autochat"])]
-RUN_RETRY = dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 class ClassifiedResource(dg.ConfigurableResource):
@@ -39,17 +38,6 @@ class ClassifiedResource(dg.ConfigurableResource):
 
     url_template: str = status_flow.DEFAULT_URL_TEMPLATE
     channels: List[str] = list(status_flow.CHANNELS)
-
-
-def _entry(context: dg.AssetExecutionContext) -> DealerEntry:
-    try:
-        entry = load_dealers().by_id().get(context.partition_key)
-    except DealersFileError as exc:
-        raise dg.Failure(description=f"the dealers file is invalid: {exc}", allow_retries=False) from None
-    if entry is None:
-        raise dg.Failure(description=f"dealer {context.partition_key} is not in the dealers file; rematerialize "
-                                     f"publishing/dealers to drop its partition", allow_retries=False)
-    return entry
 
 
 def _calls(stats: List[Any]) -> Mapping[str, Any]:
@@ -64,7 +52,7 @@ def _calls(stats: List[Any]) -> Mapping[str, Any]:
                       "(target webmotors_status).")
 def webmotors_status(context: dg.AssetExecutionContext, webmotors: WebmotorsResource, classified: ClassifiedResource,
                      store: StoreResource) -> dg.MaterializeResult:
-    entry = _entry(context)
+    entry = partition_dealer(context)
     engine = store.engine()
     stats: List[Any] = []
     skipped = status_flow.skip_reason(entry, classified.channels)
@@ -99,7 +87,7 @@ def webmotors_status(context: dg.AssetExecutionContext, webmotors: WebmotorsReso
                       "payload kept) and inserted once each into the Cockpit CRM of Webmotors dealers.")
 def publishing_leads(context: dg.AssetExecutionContext, autocosmos: AutocosmosResource, webmotors: WebmotorsResource,
                      store: StoreResource) -> dg.MaterializeResult:
-    entry = _entry(context)
+    entry = partition_dealer(context)
     engine = store.engine()
     stats: List[Any] = []
     with ExitStack() as stack:
