@@ -542,6 +542,20 @@ def test_ac_state_1_publications_the_vendor_suspended_are_detected_and_reported(
     assert ac.publications()[victim]["state"] == "active"
     assert "vendor_suspended" not in ac.publications()[victim]["flags"]
 
+    # left with no valid photo: our checks passed (cached), but Autocosmos' own downloads fail; the
+    # read-back after sending photos catches the suspension in the same run
+    other = next(v for v in ac.active() if v != victim)
+    ac.change(other, mileage=4_321)
+    ac.sync()
+    ac.sandbox.fault(vendor="media", path="/w800/", status=404, times=None)
+    ac.mark()
+    report = ac.round(readback_delay_seconds=1.5)
+    ac.sandbox.clear_faults()
+    assert [(c["method"], c["path"]) for c in ac.ops()] == [("PUT", _publication_path(ac, other))]
+    assert report["suspended_by_vendor_ids"] == [external_id_for(other)] and report["photos_fetched"] == 0
+    row = ac.publications()[other]
+    assert row["state"] == "suspended" and row["flags"]["vendor_suspended"]["photos_kept"] == 0
+
 
 # ---- failures a person must handle ------------------------------------------------------------------------
 def test_unlinked_agency_is_blocked_after_one_403(store: sa.Engine, ac_sandbox: SandboxHandle,
