@@ -68,7 +68,7 @@ class AutocosmosOptions:
 
 @dataclass
 class DealerReport:
-    """What one dealer's run did, for Dagster metadata and the CLI."""
+    """What one dealer's run did (becomes the asset's metadata)."""
 
     dealer_id: str
     adminmail: str
@@ -89,7 +89,7 @@ class DealerReport:
 
     def metadata(self) -> dict[str, Any]:
         return {"dealer_id": self.dealer_id, "planned": dict(self.planned), "sent": dict(self.sent),
-                "failed": dict(self.failed), "held": sum(self.planned[o] for o in ("hold",)),
+                "failed": dict(self.failed), "held": self.planned["hold"],
                 "held_reasons": dict(self.held_reasons.most_common(20)), "flagged_photos": self.flagged_photos,
                 "vehicles_with_flagged_photos": self.vehicles_with_flagged_photos,
                 "suspended_by_vendor": len(self.vendor_suspended),
