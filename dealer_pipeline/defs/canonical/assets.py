@@ -16,7 +16,11 @@ from dealer_pipeline.quality.limits import AVAILABILITIES
 from dealer_pipeline.quality.summary import summarize_vehicles
 
 
-@dg.asset(key=VEHICLES, group_name="canonical",
+#: The source assets that write `vehicles` (keys, not imports: the sources import this domain's checks).
+SOURCE_STOCK = [dg.AssetKey(["autotrader", "stock"]), dg.AssetKey(["webmotors", "stock"])]
+
+
+@dg.asset(key=VEHICLES, group_name="canonical", deps=SOURCE_STOCK,
           description="One row per vehicle from every source, in the canonical shape (table `vehicles`).")
 def canonical_vehicles(store: StoreResource) -> dg.MaterializeResult:
     with store.engine().connect() as conn:
