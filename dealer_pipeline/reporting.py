@@ -15,7 +15,7 @@ class StoreSummary:
     vehicles: dict[str, dict[str, int]] = field(default_factory=dict)  # source -> availability -> count
     findings: dict[str, int] = field(default_factory=dict)  # "severity check" -> vehicles
     events: dict[str, dict[str, int]] = field(default_factory=dict)  # source -> status -> count
-    publications: dict[str, dict[str, int]] = field(default_factory=dict)  # target -> state -> count
+    publications: dict[str, dict[str, int]] = field(default_factory=dict)  # target -> state (or held back) -> count
     api_calls: dict[str, dict[str, int]] = field(default_factory=dict)  # vendor -> status class -> count
     open_blocks: int = 0
 
@@ -27,7 +27,7 @@ class StoreSummary:
         out.append("webhook events:")
         out += [f"  {src:<11} {_counts(c)}" for src, c in sorted(self.events.items())] or ["  none"]
         out.append("publications:")
-        out += [f"  {t:<11} {_counts(c)}" for t, c in sorted(self.publications.items())] or ["  none"]
+        out += [f"  {t:<16} {_counts(c)}" for t, c in sorted(self.publications.items())] or ["  none"]
         out.append("API calls per vendor:")
         out += [f"  {v:<11} {_counts(c)}" for v, c in sorted(self.api_calls.items())] or ["  none"]
         out.append(f"open API blocks (dealer-pipeline blocks list): {self.open_blocks}")
@@ -60,7 +60,8 @@ def summarize(engine: sa.Engine) -> StoreSummary:
             vehicles=_nested(conn, vehicles.c.source, vehicles.c.availability),
             findings={f"{severity} {check}": n for severity, check, n in findings},
             events=_nested(conn, webhook_events.c.source, webhook_events.c.status),
-            publications=_nested(conn, publications.c.target, publications.c.state),
+            publications=_nested(conn, publications.c.target, sa.case(
+                (publications.c.last_op == "hold", "held back"), else_=publications.c.state)),
             api_calls=_nested(conn, api_calls.c.vendor, _status_class(api_calls.c.status)),
             open_blocks=conn.execute(
                 sa.select(sa.func.count()).select_from(api_blocks).where(api_blocks.c.resolved_at.is_(None))

@@ -25,8 +25,9 @@ def test_sync_one_autotrader_dealer_through_the_instance(sandbox: SandboxHandle,
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     store_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     env = dict(os.environ, **sandbox.env(), DAGSTER_HOME=str(home), DEALER_PIPELINE_DATABASE_URL=store_url)
-    advertiser = next(d["advertiser_id"] for d in sandbox.world()["autotrader"]
-                      if d["on_integration"] and d["stock_sync"] and d["status"] == "Active")
+    dealer = next(d for d in sandbox.world()["autotrader"]
+                  if d["on_integration"] and d["stock_sync"] and d["status"] == "Active" and d["autocosmos_adminmail"])
+    advertiser = dealer["advertiser_id"]
 
     result = _cli(["sync", "--source", "autotrader", "--dealer", f"autotrader:{advertiser}"], env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -36,14 +37,18 @@ def test_sync_one_autotrader_dealer_through_the_instance(sandbox: SandboxHandle,
     with engine.connect() as conn:
         dealers = set(conn.execute(sa.text("SELECT DISTINCT dealer_id FROM vehicles")).scalars())
         count = conn.execute(sa.text("SELECT count(*) FROM vehicles")).scalar_one()
+        published = set(conn.execute(sa.text("SELECT DISTINCT dealer_id FROM publications")).scalars())
     engine.dispose()
     assert dealers == {f"autotrader:{advertiser}"} and count > 0
+    assert published == {f"autotrader:{advertiser}"}  # only the dealer asked for is published
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
-        assert len(runs) == 3  # advertisers, the dealer's stock job, canonical vehicles
         assert all(run.is_success for run in runs)
-        assert {run.tags.get("dealer_pipeline/dealer") for run in runs} >= {f"autotrader:{advertiser}"}
+        jobs = sorted(run.job_name for run in runs if run.tags.get("dealer_pipeline/dealer") == f"autotrader:{advertiser}")
+        assert jobs == ["autotrader_stock_job", "publish_dealer_job"]
+        assert {run.job_name for run in runs} >= {"autotrader_advertisers_job", "published_dealers_job",
+                                                   "catalogue_job", "publish_dealer_job"}
 
 
 def test_sync_rejects_an_unknown_dealer(sandbox: SandboxHandle, tmp_path: Path) -> None:

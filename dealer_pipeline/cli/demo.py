@@ -102,7 +102,7 @@ def demo(dealers: int, vehicles: int, burst: int) -> None:
     import dagster as dg
 
     from dealer_pipeline.defs.operations.driver import SensorDriver
-    from dealer_pipeline.defs.sync import sync
+    from dealer_pipeline.defs.sync import publish_dealers, sync
     from dealer_pipeline.reporting import summarize
     from dealer_pipeline.sandbox.runner import start_sandbox
     from dealer_pipeline.webhooks.runner import start_receiver
@@ -126,10 +126,10 @@ def demo(dealers: int, vehicles: int, burst: int) -> None:
 
         instance = stack.enter_context(dg.DagsterInstance.get())
         _step("syncing every dealer through the Dagster definitions")
-        report = sync(instance, on_run=lambda r: click.echo(
-            f"  {'ok    ' if r.success else 'FAILED'} {r.label}" + (f": {r.error}" if r.error else "")))
-        for source in report.unavailable:
-            click.echo(f"  {source}: not built yet, skipped")
+        def show(run: Any) -> None:
+            click.echo(f"  {'ok    ' if run.success else 'FAILED'} {run.label}" + (f": {run.error}" if run.error else ""))
+
+        report = sync(instance, publish=False, on_run=show)
 
         _step(f"notification burst ({burst} vehicles changed in the sandbox)")
         for kind, n in _burst(sandbox, engine, burst).items():
@@ -137,6 +137,11 @@ def demo(dealers: int, vehicles: int, burst: int) -> None:
         driver = SensorDriver(instance=instance)
         requested = driver.run_until_idle(interval=1, idle_ticks=2, timeout=120)
         click.echo(f"  events sensor: {requested} runs requested, {driver.applied()} events applied")
+
+        _step("publishing to Autocosmos and Autochat, reporting status and leads back to Webmotors")
+        publish_dealers(instance, on_run=show, report=report)
+        for part in report.unavailable:
+            click.echo(f"  {part}: not part of the definitions, skipped")
 
         _step("summary")
         for line in summarize(engine).lines():

@@ -13,7 +13,8 @@ from dealer_pipeline.store.engine import get_engine
               help="Only this source (repeatable). Default: both.")
 @click.option("--dealer", "dealers", multiple=True, metavar="ID",
               help="Only this dealer, e.g. autotrader:10012345 (repeatable). Default: all.")
-def sync(sources: tuple[str, ...], dealers: tuple[str, ...]) -> None:
+@click.option("--no-publish", is_flag=True, help="Stop after the canonical table and its checks.")
+def sync(sources: tuple[str, ...], dealers: tuple[str, ...], no_publish: bool) -> None:
     """Sync dealers' stock into the canonical table as Dagster runs (visible in the UI)."""
     import dagster as dg
 
@@ -27,7 +28,8 @@ def sync(sources: tuple[str, ...], dealers: tuple[str, ...]) -> None:
         detail = f": {outcome.error}" if outcome.error else ""
         click.echo(f"{mark} {outcome.label} (run {outcome.run_id[:8]}){detail}")
 
-    report = run_sync(instance, sources=sources or ("autotrader", "webmotors"), dealers=dealers or None, on_run=show)
+    report = run_sync(instance, sources=sources or ("autotrader", "webmotors"), dealers=dealers or None,
+                      publish=not no_publish, on_run=show)
     for source in report.unavailable:
         click.echo(f"skipped {source}: its assets are not part of the definitions")
     for dealer in report.unknown_dealers:

@@ -1,10 +1,11 @@
 """`dealer-pipeline sync`: the whole asset graph for some dealers, as runs of the instance.
 
 For each source: refresh its dealer list (which maintains the source's dynamic partitions),
-then one run per dealer partition of the source's stock job, then one run of
-`canonical/vehicles` with its checks. Runs execute in this process against the instance in
-`DAGSTER_HOME`, so they show in the Dagster UI like any other run; a failed dealer does not
-stop the others.
+then one run per dealer partition of the source's stock job; then one run of
+`canonical/vehicles` with its checks; then publishing: the `published_dealer` partitions
+from the dealers file, the catalogue versions of new specs, and one `publish_dealer_job`
+run per dealer. Runs execute in this process against the instance in `DAGSTER_HOME`, so
+they show in the Dagster UI like any other run; a failed dealer does not stop the others.
 """
 
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ import dagster as dg
 from dealer_pipeline.definitions import defs as default_defs
 
 CANONICAL_VEHICLES = dg.AssetKey(["canonical", "vehicles"])
+PUBLISHED_DEALERS_JOB, CATALOGUE_JOB, PUBLISH_DEALER_JOB = "published_dealers_job", "catalogue_job", "publish_dealer_job"
+PUBLISHED_DEALER = "published_dealer"
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,11 @@ def sync(
     sources: Iterable[str] = ("autotrader", "webmotors"),
     dealers: Optional[Iterable[str]] = None,
     defs: dg.Definitions = default_defs,
+    publish: bool = True,
     on_run: Callable[[RunOutcome], None] = lambda outcome: None,
 ) -> SyncReport:
-    """Refresh each source's dealers, run each wanted dealer's stock job, then the canonical asset."""
+    """Refresh each source's dealers, run each wanted dealer's stock job, the canonical asset, then
+    (unless `publish` is false) publish the wanted dealers."""
     wanted = set(dealers) if dealers is not None else None
     report = SyncReport()
     matched: set[str] = set()
@@ -110,4 +115,36 @@ def sync(
     result = canonical.execute_in_process(instance=instance, asset_selection=[CANONICAL_VEHICLES],
                                           raise_on_error=False)
     record(RunOutcome("canonical vehicles + checks", result.run_id, result.success, _first_failure(result)))
+    if publish:
+        publish_dealers(instance, sources=sources, dealers=wanted, defs=defs, on_run=on_run, report=report)
+    return report
+
+
+def publish_dealers(
+    instance: dg.DagsterInstance,
+    *,
+    sources: Iterable[str] = ("autotrader", "webmotors"),
+    dealers: Optional[Iterable[str]] = None,
+    defs: dg.Definitions = default_defs,
+    on_run: Callable[[RunOutcome], None] = lambda outcome: None,
+    report: Optional[SyncReport] = None,
+) -> SyncReport:
+    """Publishing partitions, catalogue versions, then one publishing run per wanted dealer."""
+    report = report if report is not None else SyncReport()
+    wanted = set(dealers) if dealers is not None else None
+    wanted_sources = set(sources)
+
+    def record(outcome: RunOutcome) -> None:
+        report.runs.append(outcome)
+        on_run(outcome)
+
+    if not all(_has_job(defs, name) for name in (PUBLISHED_DEALERS_JOB, CATALOGUE_JOB, PUBLISH_DEALER_JOB)):
+        report.unavailable.append("publishing")
+        return report
+    record(_execute(defs, PUBLISHED_DEALERS_JOB, instance, "published dealers"))
+    record(_execute(defs, CATALOGUE_JOB, instance, "catalogue versions"))
+    for dealer_id in instance.get_dynamic_partitions(PUBLISHED_DEALER):
+        if dealer_id.split(":", 1)[0] in wanted_sources and (wanted is None or dealer_id in wanted):
+            record(_execute(defs, PUBLISH_DEALER_JOB, instance, f"publish {dealer_id}", partition_key=dealer_id,
+                            tags={"dealer_pipeline/dealer": dealer_id}))
     return report

@@ -158,6 +158,6 @@ def insert_baselines(engine: sa.Engine, runs: list[dict[str, Any]]) -> None:
 
 
 def documented_queries() -> list[str]:
-    """The SQL blocks of docs/analyst-sql.md (the README's example questions)."""
-    text = (project_root() / "docs" / "analyst-sql.md").read_text()
+    """The SQL blocks of the README's example questions (section "Asking the store questions in SQL")."""
+    text = (project_root() / "README.md").read_text().split("## Asking the store questions in SQL", 1)[1].split("\n## ", 1)[0]
     return [block.strip().rstrip(";") for block in re.findall(r"```sql\n(.*?)```", text, re.DOTALL)]

@@ -4,8 +4,18 @@ import dagster as dg
 
 from dealer_pipeline.defs.publishing import autochat, autocosmos, partitions, webmotors
 
+#: Everything one dealer publishes, in dependency order (Autocosmos, Autochat, then the status
+#: report back to Webmotors and the enquiries into its CRM): what `dealer-pipeline sync` runs.
+publish_dealer_job = dg.define_asset_job(
+    "publish_dealer_job",
+    selection=[autocosmos.AUTOCOSMOS_KEY, autochat.AUTOCHAT_KEY, webmotors.STATUS_KEY, webmotors.LEADS_KEY],
+    partitions_def=partitions.PUBLISHED_DEALER,
+    description="Publish one dealer everywhere it publishes, then report status and leads back to Webmotors.",
+)
+
 defs = dg.Definitions.merge(
-    dg.Definitions(assets=[partitions.published_dealers], jobs=[partitions.published_dealers_job],
+    dg.Definitions(assets=[partitions.published_dealers],
+                   jobs=[partitions.published_dealers_job, publish_dealer_job],
                    schedules=[partitions.published_dealers_schedule]),
     autocosmos.defs,
     autochat.defs,
