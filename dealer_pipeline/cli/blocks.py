@@ -10,7 +10,7 @@ from dealer_pipeline.store.engine import get_engine
 
 @click.group()
 def blocks() -> None:
-    """List and resolve blocks (403 A/B, 400) that keep calls from being sent."""
+    """List and resolve blocks (403 A/B, 400/422) that keep calls from being sent."""
 
 
 @blocks.command("list")
@@ -28,7 +28,7 @@ def list_command(vendor: str | None, include_resolved: bool) -> None:
             f"#{block.id} {state} {block.vendor} dealer={block.dealer_id or '*'} service={block.service or '*'} "
             f"reason={block.reason} cf_ray={block.cf_ray or '-'} since {block.created_at:%Y-%m-%d %H:%M}Z"
         )
-        if block.reason == "400":
+        if block.request_only:
             click.echo(f"    request: {block.method} {block.path}")
         click.echo(f"    vendor said: {block.message or '-'}")
         click.echo(f"    action: {block.action or '-'}")

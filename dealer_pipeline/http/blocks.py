@@ -1,8 +1,9 @@
 """Blocks: calls that must not be sent until a person acts (`api_blocks`).
 
 A 403 kind A blocks every call for a dealer, a 403 kind B one service for a dealer, a
-vendor-wide refusal the whole vendor, and a 400 the exact request that was refused (so
-the same bad input is not re-sent by the next scheduled run). Every call is checked
+vendor-wide refusal the whole vendor, and rejected input (400, or 422 where the vendor's
+policy flags it) the exact request that was refused (so the same bad input is not re-sent
+by the next scheduled run, while the dealer's other calls go on). Every call is checked
 against the vendor's unresolved blocks before it is sent; the list is re-read at most
 every `cache_seconds` (1 s), so a block set or resolved by another process takes effect
 within a second. `dealer-pipeline blocks resolve ID` lifts a block.
@@ -22,6 +23,15 @@ from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.schema import api_blocks
 from dealer_pipeline.store.types import utcnow
 
+#: Reasons of blocks that stop one exact request (method and redacted path), not a dealer:
+#: the statuses a policy flags as bad input (`Action.FLAG_BAD_INPUT`).
+REQUEST_REASONS = frozenset({"400", "422"})
+
+
+def is_request_block(reason: str | None) -> bool:
+    """Whether a block with this reason stops one request only (bad input) rather than a scope."""
+    return reason in REQUEST_REASONS
+
 
 @dataclass(frozen=True)
 class Block:
@@ -39,9 +49,14 @@ class Block:
     resolved_at: datetime | None = None
     resolved_note: str | None = None
 
+    @property
+    def request_only(self) -> bool:
+        """Bad input: only the refused request is stopped, never the dealer or the service."""
+        return is_request_block(self.reason)
+
     def matches(self, *, dealer_id: str | None, service: str | None, method: str, path: str) -> bool:
         """Whether this block forbids a call (path = the redacted path with its query)."""
-        if self.reason == "400":
+        if self.request_only:
             return self.method == method and self.path == path
         if self.dealer_id is not None and self.dealer_id != dealer_id:
             return False
@@ -96,7 +111,7 @@ class BlockRegistry:
                 _eq(api_blocks.c.dealer_id, dealer_id),
                 _eq(api_blocks.c.service, service),
             )
-            if reason == "400":
+            if is_request_block(reason):
                 same = same.where(api_blocks.c.method == method, api_blocks.c.path == path)
             existing = conn.execute(same.limit(1)).mappings().first()
             if existing is not None:

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from requests.adapters import HTTPAdapter
 
 from dealer_pipeline.http.auth import RequestSigner, TokenAuth, TokenGrant
-from dealer_pipeline.http.blocks import BlockRegistry
+from dealer_pipeline.http.blocks import BlockRegistry, is_request_block
 from dealer_pipeline.http.calllog import CallLog
 from dealer_pipeline.http.errors import (
     AuthFailed,
@@ -348,7 +348,9 @@ class VendorClient:
     def _block(self, verdict: Verdict, action: Action, dealer_id: str | None, service: str, method: str,
                path: str, status: int, cf_ray: str | None) -> None:
         reason = verdict.reason or str(status)
-        block_service = service if action is Action.BLOCK_SERVICE or reason == "400" else None
+        if action is Action.FLAG_BAD_INPUT and not is_request_block(reason):
+            reason = "400"  # bad input is always request-scoped, whatever status the vendor used
+        block_service = service if action is Action.BLOCK_SERVICE or is_request_block(reason) else None
         block_dealer = None if action is Action.BLOCK_VENDOR else dealer_id
         what = self.policy.block_action(reason, block_dealer, block_service, verdict.message)
         block = self.blocks.record(reason=reason, dealer_id=block_dealer, service=block_service,

@@ -18,6 +18,8 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlencode
 
+from dealer_pipeline.http.blocks import is_request_block
+
 
 class Action(str, Enum):
     OK = "ok"
@@ -29,7 +31,7 @@ class Action(str, Enum):
     BLOCK_DEALER = "block_dealer"      # 403 kind A: nothing more for that dealer until resolved
     BLOCK_SERVICE = "block_service"    # 403 kind B: nothing more on that service for that dealer
     BLOCK_VENDOR = "block_vendor"      # the whole integration is refused (e.g. disabled by the vendor)
-    FLAG_BAD_INPUT = "flag_bad_input"  # 400: never retried; the operator sees the vendor's message
+    FLAG_BAD_INPUT = "flag_bad_input"  # 400/422: never retried; that request is blocked with the vendor's message
     FAIL = "fail"                      # anything else: fail clearly
 
 
@@ -156,7 +158,7 @@ class VendorPolicy:
     def block_action(self, reason: str, dealer_id: str | None, service: str | None, message: str | None) -> str:
         """What a person should do about a block, stored beside it in `api_blocks`."""
         who = f"dealer {dealer_id}" if dealer_id else "the integration"
-        if reason == "400":
+        if is_request_block(reason):
             return f"fix the input of this request for {who}, then resolve the block; {self.vendor} said: {message}"
         scope = f"service {service}" if service else "every service"
         return f"contact {self.vendor} about {who} ({scope}); then resolve the block"

@@ -187,7 +187,7 @@ def confirm_agency(engine: sa.Engine, client: AutocosmosClient, dealer_id: str, 
 
 def _open_block(engine: sa.Engine, dealer_id: str) -> str | None:
     for block in list_blocks(engine, vendor=VENDOR):
-        if block.dealer_id in (None, dealer_id) and block.reason != "400":
+        if block.dealer_id in (None, dealer_id) and not block.request_only:
             return f"block {block.id} ({block.reason}): {block.action}"
     return None
 
@@ -455,8 +455,8 @@ def listed_vehicles(engine: sa.Engine, client: AutocosmosClient, dealers: list[t
     found: list[Mapping[str, Any]] = []
     skipped: list[str] = []
     blocks = list_blocks(engine, vendor=VENDOR)
-    blocked_everywhere = any(b.dealer_id is None and b.reason != "400" for b in blocks)
-    blocked = {b.dealer_id for b in blocks if b.reason != "400"}
+    blocked_everywhere = any(b.dealer_id is None and not b.request_only for b in blocks)
+    blocked = {b.dealer_id for b in blocks if not b.request_only}
     with_stock = _dealers_with_listed_stock(engine, [d for d, _ in dealers])
     for dealer_id, adminmail in dealers:
         if dealer_id not in with_stock:

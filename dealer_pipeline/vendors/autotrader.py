@@ -31,6 +31,7 @@ from dealer_pipeline.http import (
     VendorPolicy,
     Verdict,
 )
+from dealer_pipeline.http.blocks import is_request_block
 from dealer_pipeline.http.policy import compile_pattern
 from dealer_pipeline.settings import Secret, Settings, get_settings
 from dealer_pipeline.store.types import utcnow
@@ -89,7 +90,7 @@ class AutotraderPolicy(VendorPolicy):
             product = found.group("product") if found and "product" in found.groupdict() else "required"
             return (f"contact Autotrader: advertiser {advertiser} lacks the {product} product needed for "
                     f"/{service} (other services continue; /{service} resumes when this block is resolved)")
-        if reason == "400":
+        if is_request_block(reason):
             return f"fix the request's input (Autotrader said: {message}); it is not retried until resolved"
         return super().block_action(reason, dealer_id, service, message)
 

@@ -43,6 +43,24 @@ def test_400_is_flagged_once_and_not_resent(store: sa.Engine, vendor: ScriptedVe
     client.close()
 
 
+@sqlite_only
+def test_422_flagged_as_bad_input_blocks_that_request_only(store: sa.Engine, vendor: ScriptedVendor) -> None:
+    """A 422 the policy flags as bad input stops the refused request, never the dealer's other calls."""
+    client = make_client(vendor.url, store)
+    vendor.queue("/things", {"status": 422, "body": {"message": "price must be positive"}})
+    with pytest.raises(BadRequest):
+        client.request("GET", "/things", params={"price": -1}, dealer_id="scripted:3")
+    (block,) = _blocks(store)
+    assert (block["reason"], block["dealer_id"], block["path"]) == ("422", "scripted:3", "/things?price=-1")
+    assert "fix the input" in block["action"]
+    with pytest.raises(VendorBlocked, match=f"block {block['id']}"):
+        client.request("GET", "/things", params={"price": -1}, dealer_id="scripted:3")
+    client.request("GET", "/things", params={"price": 5}, dealer_id="scripted:3")
+    client.request("GET", "/other", dealer_id="scripted:3")
+    assert [c["status"] for c in vendor.calls() if c["path"] != "/auth"] == [422, 200, 200]
+    client.close()
+
+
 def test_403_blocks_the_dealer_and_nothing_else(store: sa.Engine, vendor: ScriptedVendor) -> None:
     client = make_client(vendor.url, store)
     vendor.queue("/things", {"status": 403, "body": {"message": "no"}})
