@@ -39,3 +39,14 @@ def test_dg_check_defs_passes(tmp_path: Path) -> None:
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def test_loading_the_code_location_leaves_pandas_and_great_expectations_unimported() -> None:
+    """Every code-server start, run worker and CLI call loads the definitions: the data-quality
+    stack (pandas ~0.3 s, Great Expectations ~3 s) is imported by the checks when they run."""
+    probe = ("import sys, dealer_pipeline.definitions; "
+             "print(sorted(m for m in ('pandas', 'numpy', 'great_expectations', 'scipy') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-W", "ignore", "-c", probe], cwd=project_root(), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import sqlalchemy as sa
 
 from dealer_pipeline.dealers_file import DealerEntry, DealersFile, load_dealers
-from dealer_pipeline.quality.publishable import blocked_vehicles
 from dealer_pipeline.store.repository import upsert
 from dealer_pipeline.store.schema import publications, vehicles
 from dealer_pipeline.store.types import utcnow
@@ -373,6 +372,8 @@ def desired_states(conn: sa.Connection, target: str, dealer_id: str, account_id:
     Vehicles neither publishable nor ever published come back as HOLD (so callers can tell
     why a vehicle is not on the target); sold/removed vehicles never published are left out.
     """
+    from dealer_pipeline.quality.publishable import blocked_vehicles  # pandas: loaded when publishing runs
+
     rows = {row["vehicle_id"]: dict(row) for row in conn.execute(
         sa.select(*VEHICLE_COLUMNS).where(vehicles.c.dealer_id == dealer_id).order_by(vehicles.c.vehicle_id)
     ).mappings()}

@@ -7,17 +7,28 @@ frame read with one query, so the whole table checks in seconds. Findings land i
 Dagster checks in `dealer_pipeline.defs.canonical` call these functions.
 """
 
-from dealer_pipeline.quality.findings import replace_findings
-from dealer_pipeline.quality.frame import load_vehicles
-from dealer_pipeline.quality.publishable import blocked_vehicles, publishable_vehicle_ids
-from dealer_pipeline.quality.rules import BLOCKING_RULES, RuleReport, evaluate_blocking_rules
+from __future__ import annotations
 
-__all__ = [
-    "BLOCKING_RULES",
-    "RuleReport",
-    "blocked_vehicles",
-    "evaluate_blocking_rules",
-    "load_vehicles",
-    "publishable_vehicle_ids",
-    "replace_findings",
-]
+import importlib
+from typing import Any
+
+#: Public name -> the module defining it. Resolved on first use (PEP 562): the rules need pandas
+#: (about 0.3 s to import), and the code location's start-up should not pay for it.
+_EXPORTS = {
+    "BLOCKING_RULES": "rules",
+    "RuleReport": "rules",
+    "blocked_vehicles": "publishable",
+    "evaluate_blocking_rules": "rules",
+    "load_vehicles": "frame",
+    "publishable_vehicle_ids": "publishable",
+    "replace_findings": "findings",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import pandas as pd
 import sqlalchemy as sa
 
 from dealer_pipeline.store.repository import insert_many
 from dealer_pipeline.store.schema import quality_findings, vehicles
 from dealer_pipeline.store.types import utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Where a person reads the findings (a view over `quality_findings` joined to `vehicles`).
 FINDINGS_VIEW = "v_data_quality"

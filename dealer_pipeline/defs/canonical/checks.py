@@ -3,8 +3,10 @@
 Blocking rules report with severity ERROR but are not Dagster-`blocking`: a failure must hold back
 only the failing vehicles (publishing asks `publishable_vehicle_ids`), never stop a whole dealer's
 or the whole table's downstream run.
-"""
 
+The quality modules (pandas, and Great Expectations inside the suite) are imported when a check
+runs, not when the code location loads.
+"""
 
 from typing import Sequence
 
@@ -18,9 +20,6 @@ from dealer_pipeline.defs.canonical.metadata import (
     where_to_look,
 )
 from dealer_pipeline.defs.resources import StoreResource
-from dealer_pipeline.quality import dealer_health, findings, rules
-from dealer_pipeline.quality.expectations import SUITE_COLUMNS, validate_vehicles
-from dealer_pipeline.quality.frame import load_vehicles
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.types import utcnow
@@ -32,6 +31,9 @@ WARN = dg.AssetCheckSeverity.WARN
 
 def run_vehicle_rules(store: StoreResource, dealer_id: str | None = None) -> dg.AssetCheckResult:
     """Every blocking rule over the table (or one dealer); replaces that scope's blocking findings."""
+    from dealer_pipeline.quality import findings, rules
+    from dealer_pipeline.quality.frame import load_vehicles
+
     engine = store.engine()
     with engine.connect() as conn:
         frame = load_vehicles(conn, dealer_id=dealer_id)
@@ -43,12 +45,16 @@ def run_vehicle_rules(store: StoreResource, dealer_id: str | None = None) -> dg.
 
 
 def run_baseline_row_count(store: StoreResource, dealer_id: str | None = None) -> dg.AssetCheckResult:
+    from dealer_pipeline.quality import dealer_health
+
     with store.engine().connect() as conn:
         result = dealer_health.baseline_row_count(conn, dealer_id=dealer_id)
     return dg.AssetCheckResult(passed=result.passed, severity=WARN, metadata=dealer_check_metadata(result))
 
 
 def run_dealer_freshness(store: StoreResource, dealer_id: str | None = None) -> dg.AssetCheckResult:
+    from dealer_pipeline.quality import dealer_health
+
     max_age = get_settings().freshness_hours
     with store.engine().connect() as conn:
         result = dealer_health.dealer_freshness(conn, now=utcnow(), max_age_hours=max_age, dealer_id=dealer_id)
@@ -59,6 +65,9 @@ def run_dealer_freshness(store: StoreResource, dealer_id: str | None = None) -> 
 
 @dg.asset_check(asset=VEHICLES, description="vehicle_id is unique and equals <source>:<source_vehicle_id>")
 def unique_vehicle_id(store: StoreResource) -> dg.AssetCheckResult:
+    from dealer_pipeline.quality import rules
+    from dealer_pipeline.quality.frame import load_vehicles
+
     with store.engine().connect() as conn:
         frame = load_vehicles(conn, columns=rules.IDENTITY_COLUMNS)
     unique_rule = tuple(r for r in rules.BLOCKING_RULES if r.name == "unique_vehicle_id")
@@ -75,6 +84,9 @@ def vehicle_rules(store: StoreResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=VEHICLES, description="Great Expectations suite over the whole canonical table")
 def great_expectations_suite(store: StoreResource) -> dg.AssetCheckResult:
+    from dealer_pipeline.quality.expectations import SUITE_COLUMNS, validate_vehicles
+    from dealer_pipeline.quality.frame import load_vehicles
+
     with store.engine().connect() as conn:
         frame = load_vehicles(conn, columns=SUITE_COLUMNS)
     outcomes = validate_vehicles(frame)
@@ -97,6 +109,9 @@ def dealer_freshness(store: StoreResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset=VEHICLES, description="Share of listed vehicles whose fuel_type or transmission fell back to "
                 "`other`")
 def other_vocabulary_share(store: StoreResource) -> dg.AssetCheckResult:
+    from dealer_pipeline.quality import dealer_health, findings
+    from dealer_pipeline.quality.frame import load_vehicles
+
     engine = store.engine()
     with engine.connect() as conn:
         frame = load_vehicles(conn, columns=dealer_health.OTHER_SHARE_COLUMNS)

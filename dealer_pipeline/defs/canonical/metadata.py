@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import dagster as dg
-import pandas as pd
 
-from dealer_pipeline.quality.dealer_health import DealerCheck
-from dealer_pipeline.quality.expectations import ExpectationOutcome
 from dealer_pipeline.quality.findings import FINDINGS_VIEW, findings_query
-from dealer_pipeline.quality.rules import RuleReport
+
+if TYPE_CHECKING:  # pandas-backed types: the checks load them when they run, not at import
+    import pandas as pd
+
+    from dealer_pipeline.quality.dealer_health import DealerCheck
+    from dealer_pipeline.quality.expectations import ExpectationOutcome
+    from dealer_pipeline.quality.rules import RuleReport
 
 MAX_TABLE_ROWS = 50
 MAX_CELL = 160
