@@ -50,3 +50,51 @@ def test_loading_the_code_location_leaves_pandas_and_great_expectations_unimport
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+#: Per-dealer schedules -> the dynamic partitions they fan out over.
+DEALER_SCHEDULES = {
+    "autotrader_stock_schedule": "autotrader_advertiser",
+    "webmotors_stock_schedule": "webmotors_dealer",
+    "autocosmos_publish_schedule": "published_dealer",
+    "autocosmos_audit_schedule": "published_dealer",
+    "publishing_autochat_schedule": "published_dealer",
+    "publishing_webmotors_status_schedule": "published_dealer",
+    "publishing_leads_schedule": "published_dealer",
+}
+
+
+def test_per_dealer_schedules_request_one_keyed_run_per_partition() -> None:
+    """A tick over several dealers is valid for Dagster (a run key per request) and launches one run per
+    dealer, tagged with it; the next tick launches new runs (its keys differ)."""
+    from datetime import UTC, datetime
+
+    import dagster as dg
+
+    from dealer_pipeline.definitions import defs
+
+    repository = defs.get_repository_def()
+    partitions = {"autotrader_advertiser": ["10012345", "10012346"],
+                  "webmotors_dealer": ["03347828000109", "11222333000181"],
+                  "published_dealer": ["autotrader:10012345", "webmotors:03347828000109"]}
+    expected_tag = {"autotrader_advertiser": lambda k: f"autotrader:{k}", "webmotors_dealer": lambda k: f"webmotors:{k}",
+                    "published_dealer": lambda k: k}
+    with dg.instance_for_test() as instance:  # schedule contexts need an instance with a ref
+        for name, keys in partitions.items():
+            instance.add_dynamic_partitions(name, keys)
+        for schedule_name, partitions_name in DEALER_SCHEDULES.items():
+            schedule = defs.resolve_schedule_def(schedule_name)
+            keys_per_tick = []
+            for hour in (5, 11):
+                context = dg.build_schedule_context(instance=instance, repository_def=repository,
+                                                    scheduled_execution_time=datetime(2026, 1, 5, hour, tzinfo=UTC))
+                requests = schedule.evaluate_tick(context).run_requests or []
+                assert [r.partition_key for r in requests] == partitions[partitions_name], schedule_name
+                assert [r.tags["dealer_pipeline/dealer"] for r in requests] == [
+                    expected_tag[partitions_name](k) for k in partitions[partitions_name]]
+                keys_per_tick.append({r.run_key for r in requests})
+                assert len(keys_per_tick[-1]) == len(requests) and None not in keys_per_tick[-1]
+            assert not keys_per_tick[0] & keys_per_tick[1], f"{schedule_name}: a later tick must launch new runs"
+        audit = defs.resolve_schedule_def("autocosmos_audit_schedule").evaluate_tick(
+            dg.build_schedule_context(instance=instance, repository_def=repository)).run_requests
+        assert all(r.run_config == {"ops": {"publishing__autocosmos": {"config": {"audit": True}}}} for r in audit)

@@ -14,8 +14,8 @@ from typing import Dict, Iterator, List, Optional
 import dagster as dg
 import sqlalchemy as sa
 
-from dealer_pipeline.dealers_file import DealerEntry, DealersFileError, load_dealers
-from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER
+from dealer_pipeline.defs.common import RUN_RETRY, call_metadata, dealer_run_requests
+from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, partition_dealer
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.publishing import autochat as publishing
 from dealer_pipeline.settings import Secret
@@ -25,7 +25,6 @@ GROUP = "publishing"
 POOL = "autochat_api"
 AUTOCHAT_KEY = dg.AssetKey(["publishing", "autochat"])
 VEHICLES_KEY = dg.AssetKey(["canonical", "vehicles"])
-RUN_RETRY = dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 class AutochatResource(dg.ConfigurableResource):
@@ -61,18 +60,6 @@ class AutochatResource(dg.ConfigurableResource):
             client.close()
 
 
-def partition_dealer(context: dg.AssetExecutionContext) -> DealerEntry:
-    """The dealers-file entry of the run's `published_dealer` partition (a Failure naming it if absent)."""
-    try:
-        entry = load_dealers().by_id().get(context.partition_key)
-    except DealersFileError as exc:
-        raise dg.Failure(description=f"the dealers file is invalid: {exc}", allow_retries=False) from None
-    if entry is None:
-        raise dg.Failure(description=f"dealer {context.partition_key} is not in the dealers file; rematerialize "
-                                     f"publishing/dealers to drop its partition", allow_retries=False)
-    return entry
-
-
 def _top(counter: dict, limit: int = 50) -> dict:
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
 
@@ -101,9 +88,7 @@ def publish_autochat(context: dg.AssetExecutionContext, autochat: AutochatResour
         "dropped_options": sum(run.unmapped_features.values()) + sum(run.unknown_options.values()),
         "unmapped_features": dg.MetadataValue.json(_top(run.unmapped_features)),
         "unknown_options": dg.MetadataValue.json(_top(run.unknown_options)),
-        "blocks": dg.MetadataValue.json(run.blocks),
-        "api_calls": int(sum(stats.calls.values())), "token_requests": stats.token_requests,
-        "retries": stats.retries, "waited_seconds": round(stats.waited_seconds, 2),
+        "blocks": dg.MetadataValue.json(run.blocks), **call_metadata(stats),
     }
     if run.stopped and not run.blocks:
         raise dg.Failure(description=f"{entry.dealer_id}: {run.stopped}: {'; '.join(run.errors[:3])}",
@@ -120,8 +105,7 @@ autochat_job = dg.define_asset_job(
 @dg.schedule(job=autochat_job, cron_schedule="20 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
 def publishing_autochat_schedule(context: dg.ScheduleEvaluationContext) -> list:
     """One run per published dealer every hour (dealers not on Autochat finish at once)."""
-    keys = context.instance.get_dynamic_partitions(PUBLISHED_DEALER.name)
-    return [dg.RunRequest(partition_key=key, tags={"dealer_pipeline/dealer": key}) for key in keys]
+    return dealer_run_requests(context, PUBLISHED_DEALER)
 
 
 defs = dg.Definitions(

@@ -10,7 +10,8 @@ metadata, a dealer that does not publish to it.
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
 import dagster as dg
 
-from dealer_pipeline.dealers_file import DealersFileError, load_dealers
+from dealer_pipeline.dealers_file import DealerEntry, DealersFileError, load_dealers
+from dealer_pipeline.defs.common import sync_dynamic_partitions
 from dealer_pipeline.publishing.core import account_of
 
 GROUP = "publishing"
@@ -28,18 +29,24 @@ def published_dealers(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     except DealersFileError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     wanted = {e.dealer_id for e in dealers_file.dealers if any(account_of(e, t) for t in TARGETS)}
-    instance = context.instance
-    existing = set(instance.get_dynamic_partitions(PUBLISHED_DEALER.name))
-    added, dropped = sorted(wanted - existing), sorted(existing - wanted)
-    if added:
-        instance.add_dynamic_partitions(PUBLISHED_DEALER.name, added)
-    for key in dropped:
-        instance.delete_dynamic_partition(PUBLISHED_DEALER.name, key)
+    added, dropped = sync_dynamic_partitions(context.instance, PUBLISHED_DEALER, wanted)
     per_target = {t: sum(1 for e in dealers_file.dealers if account_of(e, t)) for t in TARGETS}
     return dg.MaterializeResult(metadata={
         "dealers": len(wanted), "partitions_added": len(added), "partitions_removed": len(dropped),
         "per_target": dg.MetadataValue.json(per_target),
     })
+
+
+def partition_dealer(context: dg.AssetExecutionContext) -> DealerEntry:
+    """The dealers-file entry of the run's `published_dealer` partition (a Failure naming it if absent)."""
+    try:
+        entry = load_dealers().by_id().get(context.partition_key)
+    except DealersFileError as exc:
+        raise dg.Failure(description=f"the dealers file is invalid: {exc}", allow_retries=False) from None
+    if entry is None:
+        raise dg.Failure(description=f"dealer {context.partition_key} is not in the dealers file; rematerialize "
+                                     f"publishing/dealers to drop its partition", allow_retries=False)
+    return entry
 
 
 published_dealers_job = dg.define_asset_job(

@@ -11,13 +11,13 @@ Dealers without anything to do finish at once with a note in the metadata.
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
 from contextlib import ExitStack
 from datetime import datetime
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Optional
 
 import dagster as dg
 
-from dealer_pipeline.defs.publishing.autochat import RUN_RETRY, partition_dealer
+from dealer_pipeline.defs.common import RUN_RETRY, call_metadata, dealer_run_requests
 from dealer_pipeline.defs.publishing.autocosmos import AutocosmosResource
-from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER
+from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, partition_dealer
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources.webmotors import WebmotorsResource
 from dealer_pipeline.http import AuthFailed, VendorError
@@ -38,11 +38,6 @@ class ClassifiedResource(dg.ConfigurableResource):
 
     url_template: str = status_flow.DEFAULT_URL_TEMPLATE
     channels: List[str] = list(status_flow.CHANNELS)
-
-
-def _calls(stats: List[Any]) -> Mapping[str, Any]:
-    return {"api_calls": int(sum(sum(s.calls.values()) for s in stats)),
-            "token_requests": sum(s.token_requests for s in stats), "retries": sum(s.retries for s in stats)}
 
 
 @dg.asset(key=STATUS_KEY, deps=CHANNEL_KEYS, partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
@@ -73,7 +68,7 @@ def webmotors_status(context: dg.AssetExecutionContext, webmotors: WebmotorsReso
         "dealer_id": entry.dealer_id, "skipped": run.skipped or "",
         "reports_sent": dg.MetadataValue.json(dict(run.sent)),
         "unchanged": run.unchanged, "refused": run.refused, "failed": run.failed, "not_sent": run.not_sent,
-        "blocks": dg.MetadataValue.json(run.blocks), **_calls(stats),
+        "blocks": dg.MetadataValue.json(run.blocks), **call_metadata(*stats),
     }
     if run.stopped and not run.blocks:
         raise dg.Failure(description=f"{entry.dealer_id}: {run.stopped}: {'; '.join(run.errors[:3])}",
@@ -123,7 +118,7 @@ def publishing_leads(context: dg.AssetExecutionContext, autocosmos: AutocosmosRe
         "dealer_id": entry.dealer_id, "skipped": run.skipped or "", "desde": run.desde or "",
         "fetched": run.fetched, "new": run.new, "duplicates": run.duplicates, "malformed": run.malformed,
         "unmatched_vehicle": run.unmatched_vehicle, "forwarded": dg.MetadataValue.json(dict(run.forward)),
-        "blocks": dg.MetadataValue.json(run.blocks), **_calls(stats),
+        "blocks": dg.MetadataValue.json(run.blocks), **call_metadata(*stats),
     })
 
 
@@ -137,21 +132,16 @@ leads_job = dg.define_asset_job(
 )
 
 
-def _per_dealer(context: dg.ScheduleEvaluationContext) -> list:
-    keys = context.instance.get_dynamic_partitions(PUBLISHED_DEALER.name)
-    return [dg.RunRequest(partition_key=key, tags={"dealer_pipeline/dealer": key}) for key in keys]
-
-
 @dg.schedule(job=status_job, cron_schedule="40 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
 def publishing_webmotors_status_schedule(context: dg.ScheduleEvaluationContext) -> list:
     """Hourly, after the channels' publishing runs (non-Webmotors dealers finish at once)."""
-    return _per_dealer(context)
+    return dealer_run_requests(context, PUBLISHED_DEALER)
 
 
 @dg.schedule(job=leads_job, cron_schedule="*/10 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
 def publishing_leads_schedule(context: dg.ScheduleEvaluationContext) -> list:
     """Every 10 minutes: a lead is worth most while the buyer is still looking."""
-    return _per_dealer(context)
+    return dealer_run_requests(context, PUBLISHED_DEALER)
 
 
 defs = dg.Definitions(

@@ -16,6 +16,13 @@ import dagster as dg
 import sqlalchemy as sa
 
 from dealer_pipeline.defs.canonical.checks import build_dealer_vehicle_checks
+from dealer_pipeline.defs.common import (
+    RUN_RETRY,
+    call_metadata,
+    dealer_run_requests,
+    sync_dynamic_partitions,
+    vendor_failure,
+)
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.http import AuthFailed, BadRequest, VendorBlocked, VendorError
 from dealer_pipeline.settings import Secret
@@ -35,9 +42,6 @@ ADVERTISERS_KEY = dg.AssetKey(["autotrader", "advertisers"])
 STOCK_KEY = dg.AssetKey(["autotrader", "stock"])
 FEATURES_KEY = dg.AssetKey(["autotrader", "stock_features"])
 CHARGE_TIMES_KEY = dg.AssetKey(["autotrader", "charge_times"])
-
-#: Run-level retries of scheduled jobs, for outages longer than one call's wait budget.
-RUN_RETRY = dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 _NEEDS_A_PERSON = (VendorBlocked, BadRequest, AuthFailed)
 
 
@@ -77,22 +81,7 @@ class AutotraderResource(dg.ConfigurableResource):
 
 
 def _failure(exc: VendorError, context: dg.AssetExecutionContext) -> dg.Failure:
-    """A Dagster failure naming vendor, path, status and CF-RAY; never retried when a person must act."""
-    needs_person = isinstance(exc, _NEEDS_A_PERSON)
-    if needs_person:
-        context.log.error(f"needs an operator (see `dealer-pipeline blocks list`): {exc}")
-    return dg.Failure(
-        description=str(exc),
-        metadata={"vendor": exc.vendor, "path": exc.path or "", "status": exc.status if exc.status is not None else -1,
-                  "cf_ray": exc.cf_ray or "", "needs_operator": needs_person},
-        allow_retries=not needs_person,
-    )
-
-
-def _call_metadata(client: AutotraderClient) -> dict:
-    stats = client.http.stats
-    return {"api_calls": int(sum(stats.calls.values())), "token_requests": stats.token_requests,
-            "retries": stats.retries, "waited_seconds": round(stats.waited_seconds, 2)}
+    return vendor_failure(exc, context, _NEEDS_A_PERSON)
 
 
 @dg.asset(key=ADVERTISERS_KEY, group_name=GROUP, pool=POOL, kinds={"api"},
@@ -106,15 +95,8 @@ def advertisers(context: dg.AssetExecutionContext, autotrader: AutotraderResourc
             result = sync.sync_advertisers(client, engine, run_id=context.run.run_id)
         except VendorError as exc:
             raise _failure(exc, context) from None
-        calls = _call_metadata(client)
-    instance = context.instance
-    existing = set(instance.get_dynamic_partitions(ADVERTISER_PARTITIONS.name))
-    wanted = set(result.active)
-    added, dropped = sorted(wanted - existing), sorted(existing - wanted)
-    if added:
-        instance.add_dynamic_partitions(ADVERTISER_PARTITIONS.name, added)
-    for key in dropped:
-        instance.delete_dynamic_partition(ADVERTISER_PARTITIONS.name, key)
+        calls = call_metadata(client.http.stats)
+    added, dropped = sync_dynamic_partitions(context.instance, ADVERTISER_PARTITIONS, result.active)
     return dg.MaterializeResult(metadata={
         "listed": result.listed, "active": len(result.active), "inactive": len(result.inactive),
         "left_integration": len(result.left), "rejected": len(result.rejected),
@@ -135,7 +117,7 @@ def stock(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
             result = sync.run_baseline(client, engine, advertiser_id, run_id=context.run.run_id)
         except VendorError as exc:
             raise _failure(exc, context) from None
-        calls = _call_metadata(client)
+        calls = call_metadata(client.http.stats)
     if not result.complete:
         context.log.warning(f"baseline of advertiser {advertiser_id} applied but not complete: {result.error}")
     unknown = {f"{name}={value}": count for (name, value), count in result.unknown_values.most_common(50)}
@@ -150,7 +132,7 @@ def stock(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
 def _enrichment_metadata(result: sync.EnrichmentResult, client: AutotraderClient) -> dict:
     return {"calls_made": result.calls, "skipped": result.skipped, "candidates": result.candidates,
             "absent": result.absent, "empty": result.empty, "not_eligible": result.not_eligible,
-            "enabled": result.enabled, **_call_metadata(client)}
+            "enabled": result.enabled, **call_metadata(client.http.stats)}
 
 
 @dg.asset(key=FEATURES_KEY, deps=[STOCK_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
@@ -206,9 +188,8 @@ def autotrader_advertisers_schedule() -> dg.RunRequest:
 @dg.schedule(job=stock_job, cron_schedule="20 5,11,17,23 * * *", execution_timezone="Europe/London",
              default_status=dg.DefaultScheduleStatus.STOPPED)
 def autotrader_stock_schedule(context: dg.ScheduleEvaluationContext) -> list:
-    """One run per advertiser partition, four times a day (no run keys: every tick is a new baseline)."""
-    keys = context.instance.get_dynamic_partitions(ADVERTISER_PARTITIONS.name)
-    return [dg.RunRequest(partition_key=key, tags={"dealer_pipeline/dealer": f"autotrader:{key}"}) for key in keys]
+    """One run per advertiser partition, four times a day (every tick is a new baseline)."""
+    return dealer_run_requests(context, ADVERTISER_PARTITIONS, lambda key: f"autotrader:{key}")
 
 
 #: Per-dealer data-quality checks on each baseline (blocking rules, row count drop, freshness).

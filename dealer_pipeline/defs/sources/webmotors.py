@@ -19,6 +19,13 @@ import sqlalchemy as sa
 
 from dealer_pipeline.dealers_file import DealerEntry, DealersFile, DealersFileError, load_dealers
 from dealer_pipeline.defs.canonical.checks import build_dealer_vehicle_checks
+from dealer_pipeline.defs.common import (
+    RUN_RETRY,
+    call_metadata,
+    dealer_run_requests,
+    sync_dynamic_partitions,
+    vendor_failure,
+)
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.http import AuthFailed, BadRequest, VendorBlocked, VendorError
 from dealer_pipeline.settings import Secret
@@ -37,9 +44,6 @@ POOL = "webmotors_api"
 DEALER_PARTITIONS = dg.DynamicPartitionsDefinition(name="webmotors_dealer")
 DEALERS_KEY = dg.AssetKey(["webmotors", "dealers"])
 STOCK_KEY = dg.AssetKey(["webmotors", "stock"])
-
-#: Run-level retries of scheduled jobs, for outages longer than one call's wait budget.
-RUN_RETRY = dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 _NEEDS_A_PERSON = (VendorBlocked, BadRequest, AuthFailed, WebmotorsRejected)
 
 
@@ -82,24 +86,8 @@ class WebmotorsResource(dg.ConfigurableResource):
 
 
 def _failure(exc: VendorError, context: dg.AssetExecutionContext) -> dg.Failure:
-    """A Dagster failure naming vendor, path and status (and for a 401 the three causes); never
-    retried when a person must act."""
-    needs_person = isinstance(exc, _NEEDS_A_PERSON)
-    if needs_person:
-        context.log.error(f"needs an operator (see api_blocks): {exc}")
-    metadata = {"vendor": exc.vendor, "path": exc.path or "", "status": exc.status if exc.status is not None else -1,
-                "needs_operator": needs_person}
-    if isinstance(exc, VendorBlocked):
-        metadata["block_id"] = exc.block_id
-        metadata["block_reason"] = exc.reason
-    return dg.Failure(description=str(exc), metadata=metadata, allow_retries=not needs_person)
-
-
-def _call_metadata(client: WebmotorsClient) -> dict:
-    stats = [client.http.stats, client.once.stats]
-    return {"api_calls": int(sum(sum(s.calls.values()) for s in stats)),
-            "token_requests": sum(s.token_requests for s in stats), "retries": sum(s.retries for s in stats),
-            "waited_seconds": round(sum(s.waited_seconds for s in stats), 2)}
+    """Never retried when a person must act (a 401 names Webmotors' three probable causes)."""
+    return vendor_failure(exc, context, _NEEDS_A_PERSON)
 
 
 def _dealers_file(webmotors: WebmotorsResource) -> DealersFile:
@@ -116,14 +104,7 @@ def dealers(context: dg.AssetExecutionContext, webmotors: WebmotorsResource,
             store: StoreResource) -> dg.MaterializeResult:
     dealers_file = _dealers_file(webmotors)
     result = sync.sync_dealers(store.engine(), dealers_file, run_id=context.run.run_id)
-    instance = context.instance
-    existing = set(instance.get_dynamic_partitions(DEALER_PARTITIONS.name))
-    wanted = set(result.listed)
-    added, dropped = sorted(wanted - existing), sorted(existing - wanted)
-    if added:
-        instance.add_dynamic_partitions(DEALER_PARTITIONS.name, added)
-    for key in dropped:
-        instance.delete_dynamic_partition(DEALER_PARTITIONS.name, key)
+    added, dropped = sync_dynamic_partitions(context.instance, DEALER_PARTITIONS, result.listed)
     return dg.MaterializeResult(metadata={
         "dealers_file": str(dealers_file.path), "listed": len(result.listed), "left_integration": len(result.left),
         "partitions_added": len(added), "partitions_removed": len(dropped),
@@ -147,7 +128,7 @@ def stock(context: dg.AssetExecutionContext, webmotors: WebmotorsResource,
             result = sync.run_baseline(client, engine, entry, run_id=context.run.run_id)
         except VendorError as exc:
             raise _failure(exc, context) from None
-        calls = _call_metadata(client)
+        calls = call_metadata(client.http.stats, client.once.stats)
     if not result.complete:
         context.log.warning(f"baseline of {entry.dealer_id} applied but not complete: {result.error}")
     unknown = {f"{name}={value}": count for (name, value), count in result.unknown_values.most_common(50)}
@@ -178,9 +159,8 @@ def webmotors_dealers_schedule() -> dg.RunRequest:
 @dg.schedule(job=stock_job, cron_schedule="50 4,10,16,22 * * *", execution_timezone="America/Sao_Paulo",
              default_status=dg.DefaultScheduleStatus.STOPPED)
 def webmotors_stock_schedule(context: dg.ScheduleEvaluationContext) -> list:
-    """One run per dealer partition, four times a day (no run keys: every tick is a new baseline)."""
-    keys = context.instance.get_dynamic_partitions(DEALER_PARTITIONS.name)
-    return [dg.RunRequest(partition_key=key, tags={"dealer_pipeline/dealer": dealer_id(key)}) for key in keys]
+    """One run per dealer partition, four times a day (every tick is a new baseline)."""
+    return dealer_run_requests(context, DEALER_PARTITIONS, dealer_id)
 
 
 #: Per-dealer data-quality checks on each baseline (blocking rules, row count drop, freshness).
