@@ -21,28 +21,26 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from dealer_pipeline.canonical.apply import apply_vehicles, mark_missing_removed, upsert_dealers
+from dealer_pipeline.canonical.apply import upsert_dealers
 from dealer_pipeline.canonical.autotrader import normalize_advertiser, normalize_stock
+from dealer_pipeline.sources.runs import ACTIVE, BaselineResult, apply_baseline, mark_left, record_run, \
+    rejection_summary
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.repository import upsert
-from dealer_pipeline.store.schema import dealers, stock_enrichments, sync_runs, vehicles
+from dealer_pipeline.store.schema import stock_enrichments, vehicles
 from dealer_pipeline.store.types import utcnow
 from dealer_pipeline.vendors.autotrader import VENDOR, AutotraderClient, dealer_id
 
 log = logging.getLogger(__name__)
 
 SOURCE = VENDOR
-LEFT = "left_integration"
-ACTIVE = "active"
 #: Availabilities worth enriching: the vehicle can still be advertised.
 LIVE = ("available", "reserved")
 #: Canonical fuel types that have charge times.
@@ -69,7 +67,7 @@ def sync_advertisers(client: AutotraderClient, engine: sa.Engine, *, run_id: str
     try:
         records = list(client.iter_advertisers(page_size))
     except Exception as exc:
-        _record_run(engine, dealer_id("*"), "advertisers", run_id, started, complete=False, error=str(exc))
+        record_run(engine, SOURCE, dealer_id("*"), "advertisers", run_id, started, complete=False, error=str(exc))
         raise
     now = utcnow()
     rows = []
@@ -85,42 +83,15 @@ def sync_advertisers(client: AutotraderClient, engine: sa.Engine, *, run_id: str
     listed_ids = {row["dealer_id"] for row in rows}
     with transaction(engine) as conn:
         applied = upsert_dealers(conn, rows, now=now)
-        gone = conn.execute(
-            sa.select(dealers.c.dealer_id, dealers.c.source_dealer_id).where(
-                dealers.c.source == SOURCE, dealers.c.status != LEFT
-            )
-        ).all()
-        left_rows = [
-            {"dealer_id": d, "source": SOURCE, "source_dealer_id": sid, "status": LEFT, "left_at": now,
-             "source_updated_at": now}
-            for d, sid in gone if d not in listed_ids
-        ]
-        if left_rows and not result.rejected:  # an unkeyable record might be one of them
-            upsert_dealers(conn, left_rows, now=now)
-            result.left = [row["source_dealer_id"] for row in left_rows]
-        _record_run(conn, dealer_id("*"), "advertisers", run_id, started, complete=not result.rejected,
-                    records=len(records), updated=applied, removed=len(result.left),
-                    error=f"{len(result.rejected)} advertiser records rejected" if result.rejected else None)
+        if not result.rejected:  # an unkeyable record might be one of the dealers not listed
+            result.left = mark_left(conn, SOURCE, listed_ids, now=now, extra={"source_updated_at": now})
+        record_run(conn, SOURCE, dealer_id("*"), "advertisers", run_id, started, complete=not result.rejected,
+                   records=len(records), updated=applied, removed=len(result.left),
+                   error=f"{len(result.rejected)} advertiser records rejected" if result.rejected else None)
     return result
 
 
 # ---- baseline ------------------------------------------------------------------------------
-@dataclass
-class BaselineResult:
-    dealer_id: str
-    complete: bool = False
-    pages: int = 0
-    records: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    stale: int = 0
-    removed: int = 0
-    rejected: int = 0
-    unknown_values: Counter = field(default_factory=Counter)
-    error: str | None = None
-
-
 def run_baseline(client: AutotraderClient, engine: sa.Engine, advertiser_id: str, *,
                  run_id: str | None = None, page_size: int | None = None) -> BaselineResult:
     """Download the advertiser's whole stock listing, then apply it in one transaction."""
@@ -134,30 +105,19 @@ def run_baseline(client: AutotraderClient, engine: sa.Engine, advertiser_id: str
     except Exception as exc:
         result.records = len(records)
         result.error = str(exc)
-        _record_run(engine, result.dealer_id, "baseline", run_id, started, complete=False, pages=result.pages,
-                    records=len(records), error=result.error)
+        record_run(engine, SOURCE, result.dealer_id, "baseline", run_id, started, complete=False,
+                   pages=result.pages, records=len(records), error=result.error)
         raise
     result.records = len(records)
     now = utcnow()
     batch = normalize_stock(records, received_at=now, advertiser_id=advertiser_id)
-    result.unknown_values = batch.unknown_values
-    result.rejected = len(batch.rejected)
+    incomplete = None
+    if batch.rejected:
+        incomplete = (f"{len(batch.rejected)} records could not be keyed, so nothing was marked removed: "
+                      + rejection_summary(batch.rejected))
     with transaction(engine) as conn:
-        applied = apply_vehicles(conn, batch.rows, cause="baseline", now=now, seen_in_baseline=True)
-        result.created, result.updated = applied.created, applied.updated
-        result.unchanged, result.stale = applied.unchanged, applied.stale
-        if batch.rejected:
-            reasons = Counter(reason for _, reason in batch.rejected)
-            result.error = (f"{len(batch.rejected)} records could not be keyed, so nothing was marked removed: "
-                            + "; ".join(f"{n} x {reason}" for reason, n in reasons.most_common(3)))
-        else:
-            present = {row["vehicle_id"] for row in batch.rows}
-            result.removed = mark_missing_removed(conn, dealer_id=result.dealer_id, source=SOURCE,
-                                                  present_vehicle_ids=present, cause="baseline", now=now)
-            result.complete = True
-        _record_run(conn, result.dealer_id, "baseline", run_id, started, complete=result.complete,
-                    pages=result.pages, records=result.records, created=result.created, updated=result.updated,
-                    removed=result.removed, error=result.error)
+        apply_baseline(conn, result, batch, source=SOURCE, now=now, run_id=run_id, started=started,
+                       incomplete=incomplete)
     return result
 
 
@@ -322,18 +282,3 @@ def _fetch(engine: sa.Engine, due: Sequence[tuple[sa.Row, str | None]], kind: st
     save()
     if first_error is not None:
         raise first_error
-
-
-# ---- sync_runs -----------------------------------------------------------------------------
-def _record_run(bind: sa.Engine | sa.Connection, dealer: str, kind: str, run_id: str | None, started: datetime,
-                *, complete: bool, pages: int | None = None, records: int | None = None,
-                created: int | None = None, updated: int | None = None, removed: int | None = None,
-                error: str | None = None) -> None:
-    row = dict(source=SOURCE, dealer_id=dealer, kind=kind, run_id=run_id, started_at=started,
-               finished_at=utcnow(), complete=complete, pages=pages, records=records, created=created,
-               updated=updated, removed=removed, error=error[:2000] if error else None)
-    if isinstance(bind, sa.Engine):
-        with transaction(bind) as conn:
-            conn.execute(sa.insert(sync_runs).values(**row))
-    else:
-        bind.execute(sa.insert(sync_runs).values(**row))

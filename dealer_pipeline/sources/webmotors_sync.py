@@ -15,26 +15,23 @@ Rules (api/webmotors.md 2.2, issue 5, golive WM-STOCK-1):
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from dealer_pipeline.canonical.apply import apply_vehicles, mark_missing_removed, upsert_dealers
+from dealer_pipeline.canonical.apply import upsert_dealers
 from dealer_pipeline.canonical.webmotors import normalize_stock
 from dealer_pipeline.dealers_file import DealerEntry, DealersFile
+from dealer_pipeline.sources.runs import ACTIVE, BaselineResult, apply_baseline, mark_left, record_run, \
+    rejection_summary
 from dealer_pipeline.store.engine import transaction
-from dealer_pipeline.store.schema import dealers, sync_runs
 from dealer_pipeline.store.types import utcnow
 from dealer_pipeline.vendors.webmotors import VENDOR, StockPage, WebmotorsClient, collect_listing, dealer_id
 
 log = logging.getLogger(__name__)
 
 SOURCE = VENDOR
-ACTIVE = "active"
-LEFT = "left_integration"
 
 
 # ---- dealers -------------------------------------------------------------------------------
@@ -67,38 +64,13 @@ def sync_dealers(engine: sa.Engine, dealers_file: DealersFile, *, run_id: str | 
     listed = {entry.dealer_id for entry in entries}
     with transaction(engine) as conn:
         upsert_dealers(conn, [dealer_row(entry) for entry in entries], now=now)
-        gone = conn.execute(
-            sa.select(dealers.c.dealer_id, dealers.c.source_dealer_id).where(
-                dealers.c.source == SOURCE, dealers.c.status != LEFT)
-        ).all()
-        left_rows = [{"dealer_id": d, "source": SOURCE, "source_dealer_id": cnpj, "status": LEFT, "left_at": now}
-                     for d, cnpj in gone if d not in listed]
-        if left_rows:
-            upsert_dealers(conn, left_rows, now=now)
-        result.left = [row["source_dealer_id"] for row in left_rows]
-        _record_run(conn, dealer_id("*"), "dealers", run_id, started, complete=True, records=len(entries),
-                    updated=len(entries), removed=len(left_rows))
+        result.left = mark_left(conn, SOURCE, listed, now=now)
+        record_run(conn, SOURCE, dealer_id("*"), "dealers", run_id, started, complete=True, records=len(entries),
+                   updated=len(entries), removed=len(result.left))
     return result
 
 
 # ---- baseline ------------------------------------------------------------------------------
-@dataclass
-class BaselineResult:
-    dealer_id: str
-    complete: bool = False
-    pages: int = 0
-    records: int = 0
-    total: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    stale: int = 0
-    removed: int = 0
-    rejected: int = 0
-    unknown_values: Counter = field(default_factory=Counter)
-    error: str | None = None
-
-
 def run_baseline(client: WebmotorsClient, engine: sa.Engine, entry: DealerEntry, *, run_id: str | None = None,
                  page_size: int | None = None) -> BaselineResult:
     """Download the dealer's whole stock list, then apply it in one transaction.
@@ -114,52 +86,22 @@ def run_baseline(client: WebmotorsClient, engine: sa.Engine, entry: DealerEntry,
             pages.append(page)
     except Exception as exc:
         result.pages, result.records, result.error = len(pages), sum(len(p.hits) for p in pages), str(exc)
-        _record_run(engine, result.dealer_id, "baseline", run_id, started, complete=False, pages=result.pages,
-                    records=result.records, error=result.error)
+        record_run(engine, SOURCE, result.dealer_id, "baseline", run_id, started, complete=False,
+                   pages=result.pages, records=result.records, error=result.error)
         raise
     listing = collect_listing(iter(pages), client.hit_id)
     result.pages, result.records, result.total = listing.pages, len(listing.hits), listing.total
     now = utcnow()
     batch = normalize_stock(listing.hits, dealer_id=entry.dealer_id, received_at=now)
-    result.unknown_values = batch.unknown_values
-    result.rejected = len(batch.rejected)
+    problems = []
+    if batch.rejected:
+        problems.append(f"{len(batch.rejected)} hits could not be keyed: {rejection_summary(batch.rejected)}")
+    if not listing.consistent:
+        problems.append(f"the stock moved during the download ({listing.note})")
     with transaction(engine) as conn:
         upsert_dealers(conn, [dealer_row(entry)], now=now)
-        applied = apply_vehicles(conn, batch.rows, cause="baseline", now=now, seen_in_baseline=True)
-        result.created, result.updated = applied.created, applied.updated
-        result.unchanged, result.stale = applied.unchanged, applied.stale
-        problems = []
-        if batch.rejected:
-            reasons = Counter(reason for _, reason in batch.rejected)
-            problems.append(f"{len(batch.rejected)} hits could not be keyed: "
-                            + "; ".join(f"{n} x {reason}" for reason, n in reasons.most_common(3)))
-        if not listing.consistent:
-            problems.append(f"the stock moved during the download ({listing.note})")
-        if problems:
-            result.error = "nothing was marked removed: " + "; ".join(problems)
-        else:
-            present = {row["vehicle_id"] for row in batch.rows}
-            result.removed = mark_missing_removed(conn, dealer_id=entry.dealer_id, source=SOURCE,
-                                                  present_vehicle_ids=present, cause="baseline", now=now)
-            result.complete = True
-        _record_run(conn, result.dealer_id, "baseline", run_id, started, complete=result.complete,
-                    pages=result.pages, records=result.records, created=result.created, updated=result.updated,
-                    removed=result.removed, error=result.error)
+        apply_baseline(conn, result, batch, source=SOURCE, now=now, run_id=run_id, started=started,
+                       incomplete="nothing was marked removed: " + "; ".join(problems) if problems else None)
     if result.error:
         log.warning("baseline of %s applied but not complete: %s", entry.dealer_id, result.error)
     return result
-
-
-# ---- sync_runs -----------------------------------------------------------------------------
-def _record_run(bind: sa.Engine | sa.Connection, dealer: str, kind: str, run_id: str | None, started: datetime,
-                *, complete: bool, pages: int | None = None, records: int | None = None,
-                created: int | None = None, updated: int | None = None, removed: int | None = None,
-                error: str | None = None) -> None:
-    row = dict(source=SOURCE, dealer_id=dealer, kind=kind, run_id=run_id, started_at=started,
-               finished_at=utcnow(), complete=complete, pages=pages, records=records, created=created,
-               updated=updated, removed=removed, error=error[:2000] if error else None)
-    if isinstance(bind, sa.Engine):
-        with transaction(bind) as conn:
-            conn.execute(sa.insert(sync_runs).values(**row))
-    else:
-        bind.execute(sa.insert(sync_runs).values(**row))
