@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Sequence
 
 import sqlalchemy as sa
 
@@ -24,25 +24,12 @@ from dealer_pipeline.store.schema import leads
 
 log = logging.getLogger(__name__)
 
-#: (engine, vehicle_id -> kinds) -> how many vehicles were refreshed.
-Refetcher = Callable[[sa.Engine, Mapping[str, set[str]]], int]
-
-
 @dataclass(frozen=True)
 class FollowupReport:
     refetch_calls: int = 0  # vendor calls the enrichment rule made
     lead_details_fetched: int = 0
     lead_details_pending: int = 0  # not fetched: Webmotors does not know the lead, or the call failed
     error: str | None = None  # why a follow-up stopped (the need stays recorded in the store)
-
-
-def _autotrader_refetcher() -> Refetcher | None:
-    """The Autotrader sync's enrichment rule, when that module is installed."""
-    try:
-        from dealer_pipeline.sources import autotrader_sync  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return getattr(autotrader_sync, "refresh_enrichments", None)
 
 
 def _needs_an_operator(exc: Exception) -> bool:
@@ -57,19 +44,16 @@ def run(engine: sa.Engine, work: Followups, *, raise_errors: bool = False) -> Fo
     a block or rejected input (recorded in `api_blocks` for an operator, reported here)."""
     calls, errors = 0, []
     if work.refetch:
-        refetcher = _autotrader_refetcher()
-        if refetcher is None:
-            log.info("%d vehicles changed derivativeId or features: their enrichments are stale and are "
-                     "fetched by the next stock features run", len(work.refetch))
-        else:
-            try:
-                calls = refetcher(engine, work.refetch)
-            except Exception as exc:  # the events stay applied; the need stays visible in the store
-                if raise_errors and not _needs_an_operator(exc):
-                    raise
-                errors.append(f"enrichments: {type(exc).__name__}: {exc}")
-                log.warning("refetching enrichments for %d vehicles failed (%s); the next enrichment run "
-                            "picks them up", len(work.refetch), type(exc).__name__)
+        from dealer_pipeline.sources.autotrader_sync import refresh_enrichments
+
+        try:
+            calls = refresh_enrichments(engine, work.refetch)
+        except Exception as exc:  # the events stay applied; the need stays visible in the store
+            if raise_errors and not _needs_an_operator(exc):
+                raise
+            errors.append(f"enrichments: {type(exc).__name__}: {exc}")
+            log.warning("refetching enrichments for %d vehicles failed (%s); the next enrichment run "
+                        "picks them up", len(work.refetch), type(exc).__name__)
     fetched = 0
     if work.lead_details:
         fetched, lead_errors = _lead_details(engine, work.lead_details, raise_errors=raise_errors)
