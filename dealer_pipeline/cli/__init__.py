@@ -40,6 +40,7 @@ def _register() -> None:
     from dealer_pipeline.cli import sync
     from dealer_pipeline.cli import blocks
     from dealer_pipeline.cli import publish
+    from dealer_pipeline.cli import certify
 
     cli.add_command(db.db)
     cli.add_command(demo.demo)
@@ -49,6 +50,7 @@ def _register() -> None:
     cli.add_command(sync.sync)
     cli.add_command(blocks.blocks)
     cli.add_command(publish.catalogue)
+    cli.add_command(certify.certify)
 
 
 _register()
