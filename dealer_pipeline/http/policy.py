@@ -81,6 +81,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - now).total_seconds())
 
 
+#: Policy fields about transport etiquette (not about what a vendor's statuses mean).
+TRANSPORT_FIELDS = ("max_attempts", "backoff_base_seconds", "backoff_cap_seconds", "service_pause_seconds",
+                    "default_429_pause_seconds", "connect_timeout_seconds", "read_timeout_seconds")
+
+
 @dataclass
 class VendorPolicy:
     """Vendor-neutral defaults; subclass per vendor and override what differs."""
@@ -97,6 +102,11 @@ class VendorPolicy:
     read_timeout_seconds: float = 60.0
     refresh_margin_seconds: float = 60.0
     secret_query_params: frozenset[str] = frozenset()
+
+    def transport_knobs(self) -> dict[str, Any]:
+        """Retry, pause and timeout settings, for a helper client (e.g. a token grant) that must
+        behave like this one."""
+        return {name: getattr(self, name) for name in TRANSPORT_FIELDS}
 
     # ---- paths -----------------------------------------------------------------
     def url(self, path: str) -> str:

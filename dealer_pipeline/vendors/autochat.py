@@ -44,8 +44,10 @@ from dealer_pipeline.http import (
     VendorResponse,
     Verdict,
 )
+from dealer_pipeline.http.auth import positive_seconds
 from dealer_pipeline.settings import Secret, Settings, get_settings
 from dealer_pipeline.store.types import utcnow
+from dealer_pipeline.vendors.contract import apply_overrides
 
 log = logging.getLogger(__name__)
 
@@ -71,28 +73,9 @@ class AutochatContract:
     @classmethod
     def with_overrides(cls, overrides: Mapping[str, Any] | None) -> AutochatContract:
         """The default contract with `overrides` applied; an unknown name or bad value is a ValueError."""
-        if not overrides:
-            return cls()
-        defaults = cls()
-        known = {f.name for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        for name, raw in overrides.items():
-            if name not in known:
-                raise ValueError(f"unknown Autochat contract setting {name!r}; known: {sorted(known)}")
-            default = getattr(defaults, name)
-            if isinstance(default, int):
-                try:
-                    values[name] = int(raw)
-                except (TypeError, ValueError):
-                    raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-            elif not isinstance(raw, str) or not raw.strip():
-                raise ValueError(f"{name} must be non-empty text, got {raw!r}")
-            else:
-                values[name] = raw.strip().upper() if name.endswith("_method") else raw.strip()
-        contract = dataclasses.replace(defaults, **values)
-        for name in ("options_path", "cars_path", "car_path"):
-            if not getattr(contract, name).startswith("/"):
-                raise ValueError(f"{name} must start with '/', got {getattr(contract, name)!r}")
+        contract = apply_overrides(cls, overrides, "Autochat",
+                                   normalize=lambda name, value: value.upper() if name.endswith("_method") else value,
+                                   paths=("options_path", "cars_path", "car_path"))
         if "{internal_id}" not in contract.car_path:
             raise ValueError("car_path needs an {internal_id} placeholder")
         return contract
@@ -178,10 +161,6 @@ class AutochatTokenPolicy(VendorPolicy):
     })
 
 
-_TRANSPORT_FIELDS = ("max_attempts", "backoff_base_seconds", "backoff_cap_seconds", "service_pause_seconds",
-                     "default_429_pause_seconds", "connect_timeout_seconds", "read_timeout_seconds")
-
-
 # ---- errors --------------------------------------------------------------------------------
 class AutochatRejected(VendorError):
     """A 400: Autochat refused the car; `field_errors` maps each field to its messages. Never retried."""
@@ -193,15 +172,8 @@ class AutochatRejected(VendorError):
 
 # ---- authentication ------------------------------------------------------------------------
 def _lifetime(value: Any) -> timedelta:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return timedelta(seconds=float(value))
-    if isinstance(value, str):
-        try:
-            if float(value) > 0:
-                return timedelta(seconds=float(value))
-        except ValueError:
-            pass
-    return timedelta(seconds=DEFAULT_TOKEN_LIFETIME_SECONDS)
+    """`expires_in` seconds; the documented 24 h when the grant has none."""
+    return timedelta(seconds=positive_seconds(value) or DEFAULT_TOKEN_LIFETIME_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -226,9 +198,8 @@ class AutochatAuth(TokenAuth):
     def obtain(self, client: VendorClient) -> TokenGrant:
         parts = urlsplit(self.token_url)
         origin, path = f"{parts.scheme}://{parts.netloc}", parts.path or "/"
-        knobs = {name: getattr(client.policy, name) for name in _TRANSPORT_FIELDS}
         token_client = VendorClient(
-            AutochatTokenPolicy(base_url=origin, **knobs), engine=client.engine, auth=None,
+            AutochatTokenPolicy(base_url=origin, **client.policy.transport_knobs()), engine=client.engine, auth=None,
             max_wait_seconds=client.max_wait_seconds, run_id=client.run_id, session=client.session,
             call_log=client.call_log,
         )

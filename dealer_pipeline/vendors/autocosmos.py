@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +38,7 @@ from dealer_pipeline.http import (
     VendorResponse,
 )
 from dealer_pipeline.settings import Secret, Settings, get_settings
+from dealer_pipeline.vendors.contract import apply_overrides
 
 VENDOR = "autocosmos"
 
@@ -63,11 +64,9 @@ class AutocosmosContract:
 
     @classmethod
     def with_overrides(cls, overrides: Mapping[str, Any] | None) -> AutocosmosContract:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides or {}) - known)
-        if unknown:
-            raise ValueError(f"unknown Autocosmos contract setting(s): {', '.join(unknown)}")
-        return replace(cls(), **dict(overrides or {}))
+        """The default contract with `overrides` coerced to each field's type; a bad one is a ValueError."""
+        return apply_overrides(cls, overrides, "Autocosmos", paths=("bestmatch_path", "publications_path",
+                                                                    "enquiries_path"))
 
 
 # ---- signing (2.1) ---------------------------------------------------------------------------------

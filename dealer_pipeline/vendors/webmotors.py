@@ -52,8 +52,10 @@ from dealer_pipeline.http import (
     Verdict,
     new_session,
 )
+from dealer_pipeline.http.auth import positive_seconds
 from dealer_pipeline.settings import Secret, Settings, get_settings
 from dealer_pipeline.store.types import utcnow
+from dealer_pipeline.vendors.contract import apply_overrides
 
 log = logging.getLogger(__name__)
 
@@ -120,38 +122,13 @@ class WebmotorsContract:
         An unknown name or a bad value is a ValueError naming it, so a typo in configuration
         fails at start-up instead of silently calling the default path.
         """
-        if not overrides:
-            return cls()
-        defaults = cls()
-        known = {f.name for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        for name, raw in overrides.items():
-            if name not in known:
-                raise ValueError(f"unknown Webmotors contract setting {name!r}; known: {sorted(known)}")
-            values[name] = _coerce(name, raw, getattr(defaults, name))
-        contract = dataclasses.replace(defaults, **values)
+        contract = apply_overrides(cls, overrides, "Webmotors",
+                                   paths=("token_path", "stock_path", "status_path", "lead_path", "crm_leads_path"))
         if not 1 <= contract.max_page_size <= 10_000:
             raise ValueError(f"max_page_size must be between 1 and 10000, got {contract.max_page_size}")
-        for name in ("token_path", "stock_path", "status_path", "lead_path", "crm_leads_path"):
-            if not getattr(contract, name).startswith("/"):
-                raise ValueError(f"{name} must start with '/', got {getattr(contract, name)!r}")
         if "{ad_id}" not in contract.status_path or "{id_lead}" not in contract.lead_path:
             raise ValueError("status_path needs an {ad_id} and lead_path an {id_lead} placeholder")
         return contract
-
-
-def _coerce(name: str, raw: Any, default: Any) -> Any:
-    if isinstance(default, tuple):
-        items = raw.split(",") if isinstance(raw, str) else list(raw)
-        return tuple(str(item).strip() for item in items if str(item).strip())
-    if isinstance(default, int):
-        try:
-            return int(raw)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(f"{name} must be non-empty text, got {raw!r}")
-    return raw.strip()
 
 
 # ---- policies ------------------------------------------------------------------------------
@@ -292,7 +269,7 @@ class WebmotorsAuth(TokenAuth):
         session.auth = HTTPBasicAuth(self.client_id, self.client_secret.reveal())
         grant_client = VendorClient(
             WebmotorsTokenPolicy(base_url=self.base_url, credential_source=self.credential_source,
-                                 **_transport_knobs(client.policy)),
+                                 **client.policy.transport_knobs()),
             engine=client.engine, auth=None, max_wait_seconds=client.max_wait_seconds, run_id=client.run_id,
             session=session, call_log=client.call_log,
         )
@@ -314,26 +291,12 @@ class WebmotorsAuth(TokenAuth):
 
 def _lifetime(value: Any) -> timedelta:
     """`expires_in` seconds, counted from before the request (the safe side); 3600 s if unusable."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return timedelta(seconds=float(value))
-    if isinstance(value, str):
-        try:
-            seconds = float(value)
-        except ValueError:
-            seconds = 0.0
-        if seconds > 0:
-            return timedelta(seconds=seconds)
-    log.warning("Webmotors token grant without a usable expires_in (%r); assuming %d s", value,
-                DEFAULT_TOKEN_LIFETIME_SECONDS)
-    return timedelta(seconds=DEFAULT_TOKEN_LIFETIME_SECONDS)
-
-
-_TRANSPORT_FIELDS = ("max_attempts", "backoff_base_seconds", "backoff_cap_seconds", "service_pause_seconds",
-                     "default_429_pause_seconds", "connect_timeout_seconds", "read_timeout_seconds")
-
-
-def _transport_knobs(policy: VendorPolicy) -> dict[str, Any]:
-    return {name: getattr(policy, name) for name in _TRANSPORT_FIELDS}
+    seconds = positive_seconds(value)
+    if seconds is None:
+        log.warning("Webmotors token grant without a usable expires_in (%r); assuming %d s", value,
+                    DEFAULT_TOKEN_LIFETIME_SECONDS)
+        seconds = DEFAULT_TOKEN_LIFETIME_SECONDS
+    return timedelta(seconds=seconds)
 
 
 # ---- pages ---------------------------------------------------------------------------------

@@ -62,8 +62,7 @@ class AutocosmosResource(dg.ConfigurableResource):
 
     @contextmanager
     def client(self, engine: sa.Engine, run_id: Optional[str] = None) -> Iterator[AutocosmosClient]:
-        contract = AutocosmosContract.with_overrides(
-            {k: (float(v) if k == "replay_spacing_seconds" else v) for k, v in self.contract.items()})
+        contract = AutocosmosContract.with_overrides(self.contract)
         client = AutocosmosClient.from_settings(
             engine=engine, run_id=run_id, base_url=self.base_url, app_key=self.app_key,
             app_secret=Secret(self.app_secret) if self.app_secret else None, contract=contract,
