@@ -193,3 +193,13 @@ def test_the_cross_check_names_calls_only_one_log_has(pipeline: Pipeline) -> Non
     assert len(found["autochat"].only_ours) == 1 and found["autochat"].only_ours[0]["method"] == "POST"
     assert [x["path"] for x in found["webmotors"].only_theirs] == ["/marketplace/v1/anuncios/1/status"]
     assert found["autotrader"].agrees and found["autocosmos"].agrees
+
+
+def test_certification_reads_through_a_connection_that_cannot_write(pipeline: Pipeline) -> None:
+    from dealer_pipeline.certification.run import read_only
+    from dealer_pipeline.store.schema import api_calls
+
+    with pipeline.engine.connect() as raw, read_only(raw) as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(api_calls)).scalar_one() > 0
+        with pytest.raises(sa.exc.DBAPIError, match="(?i)read-only|readonly|query_only|attempt to write"):
+            conn.execute(sa.delete(api_calls))

@@ -358,8 +358,8 @@ def ac_pub_6(conn: sa.Connection, ctx: Context) -> Evidence:
         else:
             rows.append(_pub_row(pub, photos=0, method=last.method if last else None))
     return judge("AC-PUB-6", exercised=bool(puts), violations=violations, ok_rows=rows,
-                 passed=f"{len(puts)} PUTs; {len(rows)} publications without a usable photo were changed by PATCH "
-                        "(no Fotos) or held, never by a PUT",
+                 passed=f"{len(puts)} PUTs, none of a payload without photos; {len(rows)} publications without a "
+                        "usable photo were written by PATCH (no Fotos) or held",
                  failed=f"{len(violations)} publications without photos were last written with a PUT",
                  not_exercised="no PUT to Autocosmos in the call log", basis=f"publications and {basis_of(source)}",
                  limits="request bodies are not logged: judged from the payload stored with each publication and "
