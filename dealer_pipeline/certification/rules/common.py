@@ -138,9 +138,14 @@ def extra_generations(gens: Sequence[Generation], calls: Sequence[Call], life: L
 
 
 # ---- blocks ------------------------------------------------------------------------------------------
+#: Block reasons that stop one exact request (bad input), not a dealer or a service.
+REQUEST_REASONS = ("400", "422")
+
+
 def covered(block: dict[str, Any], call: Call) -> bool:
-    """Whether an api_blocks row forbids this call (its dealer, and its service unless whole-dealer)."""
-    if block["reason"] == "400":
+    """Whether an api_blocks row forbids this call: the exact request for bad input, else its dealer
+    (and its service unless the whole dealer is blocked)."""
+    if block["reason"] in REQUEST_REASONS:
         return call.method == block["method"] and call.target() == _display(block["path"])
     if block["dealer_id"] is not None and call.dealer_id != block["dealer_id"]:
         return False
