@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources import autotrader as at
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
-from dealer_pipeline.settings import get_settings
 from dealer_pipeline.vendors.autotrader import AutotraderClient
+from tests.support.runs import sandbox_run_environment
 
 #: 4 advertisers (the 4th, index 3, is not on the integration), 25 vehicles each.
 SEED, DEALERS, VEHICLES = 11, 4, 25
@@ -91,31 +91,5 @@ class Harness:
 
 @pytest.fixture
 def harness(store: sa.Engine, at_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    for name, value in at_sandbox.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS", "30")
-    monkeypatch.setenv("DEALER_PIPELINE_DEFAULT_429_PAUSE_SECONDS", "1")
-    get_settings.cache_clear()
-    at_sandbox.clear_faults()
-    with dg.DagsterInstance.ephemeral() as instance:
+    with sandbox_run_environment(at_sandbox, monkeypatch, max_wait_seconds=30) as instance:
         yield Harness(at_sandbox, store, instance, at_sandbox.last_seq())
-    at_sandbox.clear_faults()
-    get_settings.cache_clear()
-
-
-def materializations(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> list[dict[str, Any]]:
-    """Metadata (plain values) of each materialization of `key` in a run."""
-    out = []
-    for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization  # type: ignore[union-attr]
-        if materialization.asset_key == key:
-            out.append({k: v.value for k, v in materialization.metadata.items()})
-    return out
-
-
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            return error.message if error else ""
-    return ""

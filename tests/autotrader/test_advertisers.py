@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from dealer_pipeline.defs.sources.autotrader import ADVERTISER_PARTITIONS, ADVERTISERS_KEY
 from dealer_pipeline.store.schema import dealers
-from tests.autotrader.conftest import Harness, materializations
+from tests.autotrader.conftest import Harness
+from tests.support.runs import materializations
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from dealer_pipeline.defs.sources.autotrader import STOCK_KEY, stock
 from dealer_pipeline.store.schema import sync_runs, vehicle_changes, vehicles
 from dealer_pipeline.vendors.autotrader import UNUSED_SECTIONS
-from tests.autotrader.conftest import VEHICLES, Harness, failure_message, materializations
+from tests.autotrader.conftest import VEHICLES, Harness
+from tests.support.runs import failure_message, materializations
 
 
 def _vehicles(harness: Harness, advertiser_id: str) -> dict[str, dict]:

@@ -11,7 +11,8 @@ from dealer_pipeline.defs.sources.autotrader import CHARGE_TIMES_KEY, FEATURES_K
 from dealer_pipeline.sandbox.reference import UK_DERIVATIVES
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.schema import stock_enrichments, vehicles
-from tests.autotrader.conftest import Harness, materializations
+from tests.autotrader.conftest import Harness
+from tests.support.runs import materializations
 
 LIVE = ("available", "reserved")
 

@@ -11,7 +11,8 @@ from dealer_pipeline.definitions import defs
 from dealer_pipeline.defs.sources import autotrader as at
 from dealer_pipeline.http import VendorBlocked
 from dealer_pipeline.store.schema import api_blocks, api_calls, vehicles
-from tests.autotrader.conftest import Harness, failure_message
+from tests.autotrader.conftest import Harness
+from tests.support.runs import failure_message
 
 
 def _blocks(harness: Harness) -> list[dict]:

@@ -27,8 +27,8 @@ from dealer_pipeline.defs.sources import autotrader as at_defs
 from dealer_pipeline.defs.sources import webmotors as wm_defs
 from dealer_pipeline.sandbox.autochat_options import DEFAULT_PROFILE, PROFILES
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
-from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.schema import publications
+from tests.support.runs import sandbox_run_environment
 
 SEED, DEALERS, VEHICLES = 7, 3, 8
 
@@ -111,15 +111,6 @@ class Channels:
             return {row["vehicle_id"]: dict(row) for row in conn.execute(stmt).mappings()}
 
 
-def metadata_of(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict[str, Any]:
-    """Plain metadata values of the (single) materialization of `key` in a run."""
-    for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization  # type: ignore[union-attr]
-        if materialization.asset_key == key:
-            return {k: v.value for k, v in materialization.metadata.items()}
-    raise AssertionError(f"{key.to_user_string()} was not materialized")
-
-
 def reset_autochat(sandbox: SandboxHandle) -> None:
     """Put the sandbox's Autochat back as a new sandbox has it: no cars, default option lists,
     the world's integration switches, no token limit, no faults."""
@@ -154,12 +145,5 @@ def channels_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandb
 def channels(store: sa.Engine, channels_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Channels]:
     sandbox = channels_sandbox
     reset_autochat(sandbox)
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS", "30")
-    monkeypatch.setenv("DEALER_PIPELINE_DEFAULT_429_PAUSE_SECONDS", "1")
-    get_settings.cache_clear()
-    with dg.DagsterInstance.ephemeral() as instance:
+    with sandbox_run_environment(sandbox, monkeypatch, max_wait_seconds=30) as instance:
         yield Channels(sandbox, store, instance, sandbox.last_seq())
-    sandbox.clear_faults()
-    get_settings.cache_clear()

@@ -21,7 +21,8 @@ from dealer_pipeline.sandbox.calllog import hash_token
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.schema import api_blocks, api_tokens, publications
 from dealer_pipeline.vendors.autochat import AutochatClient
-from tests.publishing.channels_fixtures import Channels, metadata_of
+from tests.publishing.channels_fixtures import Channels
+from tests.support.runs import metadata_of
 
 CARS = "/api/cars"
 

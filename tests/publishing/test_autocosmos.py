@@ -31,10 +31,10 @@ from dealer_pipeline.defs.sources import autotrader as at
 from dealer_pipeline.publishing.core import external_id_for
 from dealer_pipeline.quality import blocked_vehicles
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
-from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.schema import catalog_matches as catalog_table
 from dealer_pipeline.store.schema import photo_checks, publications, vehicle_specs, vehicles
+from tests.support.runs import metadata_of, sandbox_run_environment
 
 SEED, DEALERS, VEHICLES = 7, 22, 8
 FOCUS_ST_CANDIDATES_ONLY = "b327d7e1a55b2f0f392885061431bae3"
@@ -105,7 +105,7 @@ class Harness:
     def catalogue(self, **overrides: Any) -> dict[str, Any]:
         result = dg.materialize([catalog_matches], instance=self.instance, resources=self.resources(**overrides))
         assert result.success
-        return _metadata(result, catalog_matches.key)
+        return metadata_of(result, catalog_matches.key)
 
     def publish(self, *, audit: bool = False, **overrides: Any) -> dict[str, Any]:
         if self.dealer_id not in self.instance.get_dynamic_partitions(PUBLISHED_DEALER.name):
@@ -114,7 +114,7 @@ class Harness:
         result = dg.materialize([acd.autocosmos_publications], instance=self.instance, partition_key=self.dealer_id,
                                 resources=self.resources(**overrides), run_config=config)
         assert result.success
-        return _metadata(result, acd.AUTOCOSMOS_KEY)
+        return metadata_of(result, acd.AUTOCOSMOS_KEY)
 
     def round(self, **overrides: Any) -> dict[str, Any]:
         """What a scheduled run does: catalogue for new specs, then publish."""
@@ -171,29 +171,13 @@ class Harness:
         return sorted(v for v, p in self.publications().items() if p["state"] == "active")
 
 
-def _metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict[str, Any]:
-    for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization  # type: ignore[union-attr]
-        if materialization.asset_key == key:
-            return {k: v.value for k, v in materialization.metadata.items()}
-    raise AssertionError(f"no materialization of {key.to_user_string()}")
-
-
 def _harness(store: sa.Engine, sandbox: SandboxHandle, dealer: dict[str, Any],
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS", "30")
-    monkeypatch.setenv("DEALER_PIPELINE_DEFAULT_429_PAUSE_SECONDS", "1")
-    get_settings.cache_clear()
-    sandbox.clear_faults()
-    with dg.DagsterInstance.ephemeral() as instance:
+    with sandbox_run_environment(sandbox, monkeypatch, max_wait_seconds=30) as instance:
         harness = Harness(sandbox, store, instance, dealer)
         harness.sync()
         harness.mark()
         yield harness
-    sandbox.clear_faults()
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources.webmotors import WebmotorsResource
 from dealer_pipeline.publishing import leads as lead_flow
 from dealer_pipeline.store.schema import api_calls, leads
-from tests.publishing.channels_fixtures import Channels, metadata_of
+from tests.publishing.channels_fixtures import Channels
+from tests.support.runs import metadata_of
 
 ORIGIN = "Classificado Teste"
 CRM_PATH = "/crm/v1/leads"

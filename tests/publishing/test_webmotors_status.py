@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from dealer_pipeline.defs.publishing import webmotors as wm_publishing
 from dealer_pipeline.defs.sources.webmotors import WebmotorsResource
 from dealer_pipeline.publishing.webmotors_status import check_url_template, report_for
-from tests.publishing.channels_fixtures import Channels, metadata_of
+from tests.publishing.channels_fixtures import Channels
+from tests.support.runs import metadata_of
 
 TEMPLATE = "https://classificados.test/anuncio/{external_id}?loja={dealer_id}"
 STATUS_PATH = "/marketplace/v1/anuncios/"

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources import webmotors as wm
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
-from dealer_pipeline.settings import get_settings
 from dealer_pipeline.vendors.webmotors import WebmotorsClient
+from tests.support.runs import sandbox_run_environment
 
 #: 3 Webmotors dealers with 25 ads each (25 = 5 pages of 5, or 2 full pages of 10 and one of 5).
 SEED, DEALERS, VEHICLES = 13, 3, 25
@@ -98,31 +98,8 @@ class Harness:
 
 @pytest.fixture
 def harness(store: sa.Engine, wm_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    for name, value in wm_sandbox.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS", "20")
-    monkeypatch.setenv("DEALER_PIPELINE_DEFAULT_429_PAUSE_SECONDS", "1")
-    get_settings.cache_clear()
-    wm_sandbox.clear_faults()
-    with dg.DagsterInstance.ephemeral() as instance:
+    with sandbox_run_environment(wm_sandbox, monkeypatch, max_wait_seconds=20) as instance:
         yield Harness(wm_sandbox, store, instance, wm_sandbox.last_seq())
-    wm_sandbox.clear_faults()
-    get_settings.cache_clear()
-
-
-def materialization(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict[str, Any]:
-    """Metadata (plain values) of the one materialization of `key` in a run."""
-    (found,) = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()  # type: ignore[union-attr]
-                if e.event_specific_data.materialization.asset_key == key]  # type: ignore[union-attr]
-    return {k: v.value for k, v in found.metadata.items()}
-
-
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            return error.message if error else ""
-    return ""
 
 
 def table(engine: sa.Engine, tbl: sa.Table, order: sa.ColumnElement) -> list[dict[str, Any]]:

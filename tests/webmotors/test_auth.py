@@ -18,7 +18,8 @@ from dealer_pipeline.defs.sources import webmotors as wm
 from dealer_pipeline.http.tokens import derive_fernet, token_key
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.schema import api_tokens
-from tests.webmotors.conftest import STOCK_PATH, TOKEN_PATH, Harness, materialization, table
+from tests.support.runs import metadata_of
+from tests.webmotors.conftest import STOCK_PATH, TOKEN_PATH, Harness, table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,7 +95,7 @@ def test_wm_auth_1_regranted_once_on_401(harness: Harness) -> None:
         (STOCK_PATH, "2", 200), (STOCK_PATH, "3", 200)]
     tokens = [c["token"] for c in harness.calls(STOCK_PATH)]
     assert tokens[0] == tokens[1] != tokens[2] == tokens[3]
-    meta = materialization(result, wm.STOCK_KEY)
+    meta = metadata_of(result, wm.STOCK_KEY)
     assert (meta["complete"], meta["token_requests"], meta["records"]) == (True, 2, 25)
 
 

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from dealer_pipeline.http import VendorBlocked, VendorUnavailable, list_blocks
 from dealer_pipeline.store.schema import api_calls, dealers, sync_runs, vehicle_changes, vehicles
 from dealer_pipeline.vendors.webmotors import WebmotorsRejected, WebmotorsUnauthorized
-from tests.webmotors.conftest import STOCK_PATH, TOKEN_PATH, Harness, failure_message, table
+from tests.support.runs import failure_message
+from tests.webmotors.conftest import STOCK_PATH, TOKEN_PATH, Harness, table
 
 CAUSES = ("integration token is invalid", "deactivated the integration with our classified in Cockpit",
           "no active Cockpit user with the \"Integrador de API\" profile")

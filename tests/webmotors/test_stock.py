@@ -17,7 +17,8 @@ from dealer_pipeline.http.tokens import derive_fernet
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.schema import api_tokens, dealers, sync_runs, vehicle_changes, vehicles
 from dealer_pipeline.store.types import utcnow
-from tests.webmotors.conftest import STOCK_PATH, TOKEN_PATH, VEHICLES, Harness, failure_message, materialization, table
+from tests.support.runs import failure_message, metadata_of
+from tests.webmotors.conftest import STOCK_PATH, TOKEN_PATH, VEHICLES, Harness, table
 
 FUEL = {"Flex": "flex", "Gasolina": "petrol", "Etanol": "ethanol", "Diesel": "diesel", "Elétrico": "electric",
         "Híbrido": "hybrid", "GNV": "lpg_cng"}
@@ -43,7 +44,7 @@ def test_wm_stock_1_stock_listed_completely_page_by_page(harness: Harness, page_
         (str(p), str(page_size), 200) for p in range(1, pages + 1)]  # every p once, in order
     assert [c["status"] for c in harness.calls(TOKEN_PATH)] == [201]
 
-    meta = materialization(result, wm.STOCK_KEY)
+    meta = metadata_of(result, wm.STOCK_KEY)
     assert (meta["complete"], meta["pages"], meta["records"], meta["created"]) == (True, pages, VEHICLES, VEHICLES)
     assert (meta["api_calls"], meta["token_requests"]) == (pages, 1)
     checks = {e.check_name for e in result.get_asset_check_evaluations()}
@@ -68,7 +69,7 @@ def test_wm_stock_1_stock_listed_completely_page_by_page(harness: Harness, page_
     # A second baseline finds nothing new, and reuses the dealer's token.
     harness.mark()
     again = harness.sync(cnpj, stock_page_size=page_size)
-    assert again.success and materialization(again, wm.STOCK_KEY)["unchanged"] == VEHICLES
+    assert again.success and metadata_of(again, wm.STOCK_KEY)["unchanged"] == VEHICLES
     assert harness.calls(TOKEN_PATH) == [] and len(harness.calls(STOCK_PATH)) == pages
 
     # No secret in Dagster's event log or the store in clear.
@@ -113,7 +114,7 @@ def test_dealers_asset_keeps_partitions_and_dealers_rows(harness: Harness, tmp_p
     get_settings.cache_clear()
     result = harness.dealers()
     assert result.success
-    assert materialization(result, wm.DEALERS_KEY)["partitions_removed"] == 1
+    assert metadata_of(result, wm.DEALERS_KEY)["partitions_removed"] == 1
     assert gone["cnpj"] not in harness.instance.get_dynamic_partitions(wm.DEALER_PARTITIONS.name)
     rows = {r["dealer_id"]: r for r in table(harness.engine, dealers, dealers.c.dealer_id)}
     assert rows[gone["dealer_id"]]["status"] == "left_integration"
@@ -163,7 +164,7 @@ def test_connection_reset_on_page_2_changes_nothing(harness: Harness) -> None:
 
     # The same baseline, complete this time, does change both (so the check above could fail).
     done = harness.sync(cnpj, stock_page_size=10)
-    assert done.success and materialization(done, wm.STOCK_KEY)["removed"] == 1
+    assert done.success and metadata_of(done, wm.STOCK_KEY)["removed"] == 1
     rows = {r["vehicle_id"]: r for r in table(harness.engine, vehicles, vehicles.c.vehicle_id)}
     assert rows["webmotors:999999999"]["availability"] == "removed"
     assert rows[victim["vehicle_id"]]["price_amount"] == victim["price_amount"]
