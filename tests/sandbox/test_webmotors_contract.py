@@ -287,7 +287,7 @@ def test_lead_notice_is_resent_up_to_three_times_on_non_2xx(wm: SandboxHandle, f
         assert [x["status"] for x in second["delivered"]] == [503]
         wm.settle()
         assert len(fresh_stub.wait_for(2)) == 2
-        time.sleep(0.3)
+        wm.settle()
         assert len(fresh_stub.received) == 2  # no re-send after a 2xx
         attempts = [x for x in wm.deliveries(vendor="webmotors") if x["event"] == f"lead {second['IdLead']}"]
         assert [(x["attempt"], x["status"]) for x in attempts] == [(1, 503), (2, 200)]
@@ -320,7 +320,7 @@ def test_no_lead_notice_without_crm_integration(wm: SandboxHandle, fresh_stub: R
     access(d["cnpj"], crm_integration=False)
     created = wm.control("POST", "/webmotors/leads", {"cnpj": d["cnpj"]})
     assert created["delivered"] == [] and "CRM" in created["note"]
-    time.sleep(0.2)
+    wm.settle()
     assert fresh_stub.received == []
 
 
