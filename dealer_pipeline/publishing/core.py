@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -510,11 +510,6 @@ def record_state(conn: sa.Connection, target: str, vehicle_id: str, *, state: St
     conn.execute(sa.update(publications).where(publications.c.target == target,
                                                publications.c.vehicle_id == vehicle_id)
                  .values(state=state.value, last_error=note, flags=flags, updated_at=now or utcnow()))
-
-
-def with_publication(intent: Intent, publication: Publication | None) -> Intent:
-    """The same intent against another stored row (after a reconcile read it back)."""
-    return replace(intent, publication=publication)
 
 
 def summarize(changes: Iterable[Change]) -> dict[str, int]:

@@ -44,7 +44,8 @@ def upsert(
 ) -> int:
     """Insert `rows`, or update them in place when the key exists; returns rows sent.
 
-    `update_columns` defaults to every column the rows carry except the key; `only_if`
+    `update_columns` defaults to every column the rows carry except the key (an empty list
+    updates nothing: existing rows are kept as they are); `only_if`
     builds, from the incoming row (`excluded`), a condition on the stored row (`table.c`)
     that must hold for the update to happen, e.g. `lambda new: table.c.v < new.v`.
     """
@@ -52,7 +53,7 @@ def upsert(
         return 0
     conflict = list(conflict_columns or key_columns(table))
     columns = list(rows[0].keys())
-    updates = [c for c in (update_columns or columns) if c not in conflict]
+    updates = [c for c in (columns if update_columns is None else update_columns) if c not in conflict]
     stmt = _dialect_insert(conn, table)
     if updates:
         stmt = stmt.on_conflict_do_update(

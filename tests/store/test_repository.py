@@ -48,6 +48,17 @@ def _read(engine: sa.Engine, vehicle_id: str) -> sa.RowMapping:
     return row
 
 
+def test_upsert_with_no_update_columns_keeps_existing_rows(store: sa.Engine) -> None:
+    """An empty `update_columns` means insert-or-keep, never "update every column"."""
+    with transaction(store) as conn:
+        repository.upsert(conn, vehicles, [_vehicle()])
+        repository.upsert(conn, vehicles, [_vehicle(make="Peugeot"), _vehicle(vehicle_id="webmotors:2",
+                                                                              source_vehicle_id="2")],
+                          update_columns=[])
+    assert _read(store, "webmotors:51234567")["make"] == "Citroën"
+    assert _read(store, "webmotors:2")["make"] == "Citroën"
+
+
 def test_round_trip_preserves_types(store: sa.Engine) -> None:
     with transaction(store) as conn:
         assert repository.upsert(conn, vehicles, [_vehicle()]) == 1

@@ -9,7 +9,6 @@ from dealer_pipeline.defs.publishing import autochat, autocosmos, partitions, we
 publish_dealer_job = dg.define_asset_job(
     "publish_dealer_job",
     selection=[autocosmos.AUTOCOSMOS_KEY, autochat.AUTOCHAT_KEY, webmotors.STATUS_KEY, webmotors.LEADS_KEY],
-    partitions_def=partitions.PUBLISHED_DEALER,
     description="Publish one dealer everywhere it publishes, then report status and leads back to Webmotors.",
 )
 
