@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
@@ -178,7 +178,7 @@ VARIABLES: tuple[Var, ...] = (
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str
+    database_url: str = field(repr=False)  # may hold the database password: engines render it hidden
     dealers_file: Path
     autotrader_base_url: str
     autotrader_key: str

@@ -65,5 +65,11 @@ def test_secrets_never_print(caplog: pytest.LogCaptureFixture) -> None:
         assert value not in str(exc)
 
 
+def test_the_database_password_never_prints() -> None:
+    settings = load_settings({"DEALER_PIPELINE_DATABASE_URL": "postgresql://pipeline:db-pa55word@db:5432/store"})
+    assert "db-pa55word" in settings.database_url  # the engine needs it
+    assert "db-pa55word" not in repr(settings) and "db-pa55word" not in str(settings)
+
+
 def test_secret_equality_without_exposure() -> None:
     assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
