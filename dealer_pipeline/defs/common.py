@@ -1,6 +1,6 @@
 """Dagster pieces every domain uses alike: the run-level retry policy of scheduled jobs, dynamic
 partitions kept equal to a list, one run request per dealer partition, vendor failures as
-Dagster failures, and the HTTP client's counters as metadata."""
+Dagster failures, and baselines and the HTTP client's counters as metadata."""
 
 # No `from __future__ import annotations`: kept like the other defs modules, whose annotations Dagster reads.
 from datetime import datetime
@@ -9,6 +9,7 @@ from typing import Callable, Iterable, List, Mapping, Optional, Tuple
 import dagster as dg
 
 from dealer_pipeline.http import ClientStats, VendorBlocked, VendorError
+from dealer_pipeline.sources.runs import BaselineResult
 from dealer_pipeline.store.types import utcnow
 
 #: Run-level retries of scheduled jobs, for outages longer than one call's wait budget.
@@ -70,6 +71,15 @@ def vendor_failure(exc: VendorError, context: dg.AssetExecutionContext,
         metadata["block_id"] = exc.block_id
         metadata["block_reason"] = exc.reason
     return dg.Failure(description=str(exc), metadata=metadata, allow_retries=not needs_person)
+
+
+def baseline_metadata(result: BaselineResult) -> dict:
+    """A stock baseline's outcome: pages, records, what it did to `vehicles`, vendor values it could not map."""
+    unknown = {f"{name}={value}": count for (name, value), count in result.unknown_values.most_common(50)}
+    return {"complete": result.complete, "pages": result.pages, "records": result.records,
+            "created": result.created, "updated": result.updated, "unchanged": result.unchanged,
+            "stale": result.stale, "removed": result.removed, "rejected": result.rejected,
+            "unknown_values": dg.MetadataValue.json(unknown), "dagster/row_count": result.records}
 
 
 def call_metadata(*stats: ClientStats) -> dict:

@@ -9,7 +9,7 @@ refused token raises `dg.Failure(allow_retries=False)`: those need a person, not
 """
 
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import dagster as dg
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from dealer_pipeline.defs.canonical.checks import build_dealer_vehicle_checks
 from dealer_pipeline.defs.common import (
     RUN_RETRY,
+    baseline_metadata,
     call_metadata,
     dealer_run_requests,
     sync_dynamic_partitions,
@@ -120,19 +121,22 @@ def stock(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
         calls = call_metadata(client.http.stats)
     if not result.complete:
         context.log.warning(f"baseline of advertiser {advertiser_id} applied but not complete: {result.error}")
-    unknown = {f"{name}={value}": count for (name, value), count in result.unknown_values.most_common(50)}
-    return dg.MaterializeResult(metadata={
-        "complete": result.complete, "pages": result.pages, "records": result.records,
-        "created": result.created, "updated": result.updated, "unchanged": result.unchanged,
-        "stale": result.stale, "removed": result.removed, "rejected": result.rejected,
-        "unknown_values": dg.MetadataValue.json(unknown), "dagster/row_count": result.records, **calls,
-    })
+    return dg.MaterializeResult(metadata={**baseline_metadata(result), **calls})
 
 
-def _enrichment_metadata(result: sync.EnrichmentResult, client: AutotraderClient) -> dict:
-    return {"calls_made": result.calls, "skipped": result.skipped, "candidates": result.candidates,
+def _enrichment(context: dg.AssetExecutionContext, autotrader: AutotraderResource, store: StoreResource,
+                fetch: Callable[..., sync.EnrichmentResult]) -> dg.MaterializeResult:
+    """One advertiser's features or charge times (`fetch`), with what it called in the metadata."""
+    engine = store.engine()
+    with autotrader.client(engine, context.run.run_id) as client:
+        try:
+            result = fetch(client, engine, context.partition_key, concurrency=autotrader.enrichment_concurrency)
+        except VendorError as exc:
+            raise _failure(exc, context) from None
+        return dg.MaterializeResult(metadata={
+            "calls_made": result.calls, "skipped": result.skipped, "candidates": result.candidates,
             "absent": result.absent, "empty": result.empty, "not_eligible": result.not_eligible,
-            "enabled": result.enabled, **call_metadata(client.http.stats)}
+            "enabled": result.enabled, **call_metadata(client.http.stats)})
 
 
 @dg.asset(key=FEATURES_KEY, deps=[STOCK_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
@@ -141,14 +145,7 @@ def _enrichment_metadata(result: sync.EnrichmentResult, client: AutotraderClient
                       "derivativeId or features changed (never on a schedule).")
 def stock_features(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
                    store: StoreResource) -> dg.MaterializeResult:
-    engine = store.engine()
-    with autotrader.client(engine, context.run.run_id) as client:
-        try:
-            result = sync.sync_features(client, engine, context.partition_key,
-                                        concurrency=autotrader.enrichment_concurrency)
-        except VendorError as exc:
-            raise _failure(exc, context) from None
-        return dg.MaterializeResult(metadata=_enrichment_metadata(result, client))
+    return _enrichment(context, autotrader, store, sync.sync_features)
 
 
 @dg.asset(key=CHARGE_TIMES_KEY, deps=[STOCK_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
@@ -157,14 +154,7 @@ def stock_features(context: dg.AssetExecutionContext, autotrader: AutotraderReso
                       "derivativeId changed (AUTOTRADER_CHARGE_TIMES_ENABLED, AUTOTRADER_CHARGE_TIMES_PATH).")
 def charge_times(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
                  store: StoreResource) -> dg.MaterializeResult:
-    engine = store.engine()
-    with autotrader.client(engine, context.run.run_id) as client:
-        try:
-            result = sync.sync_charge_times(client, engine, context.partition_key,
-                                            concurrency=autotrader.enrichment_concurrency)
-        except VendorError as exc:
-            raise _failure(exc, context) from None
-        return dg.MaterializeResult(metadata=_enrichment_metadata(result, client))
+    return _enrichment(context, autotrader, store, sync.sync_charge_times)
 
 
 STOCK_ASSETS = [stock, stock_features, charge_times]

@@ -21,6 +21,7 @@ from dealer_pipeline.dealers_file import DealerEntry, DealersFile, DealersFileEr
 from dealer_pipeline.defs.canonical.checks import build_dealer_vehicle_checks
 from dealer_pipeline.defs.common import (
     RUN_RETRY,
+    baseline_metadata,
     call_metadata,
     dealer_run_requests,
     sync_dynamic_partitions,
@@ -131,13 +132,7 @@ def stock(context: dg.AssetExecutionContext, webmotors: WebmotorsResource,
         calls = call_metadata(client.http.stats, client.once.stats)
     if not result.complete:
         context.log.warning(f"baseline of {entry.dealer_id} applied but not complete: {result.error}")
-    unknown = {f"{name}={value}": count for (name, value), count in result.unknown_values.most_common(50)}
-    return dg.MaterializeResult(metadata={
-        "complete": result.complete, "pages": result.pages, "records": result.records, "total": result.total,
-        "created": result.created, "updated": result.updated, "unchanged": result.unchanged,
-        "stale": result.stale, "removed": result.removed, "rejected": result.rejected,
-        "unknown_values": dg.MetadataValue.json(unknown), "dagster/row_count": result.records, **calls,
-    })
+    return dg.MaterializeResult(metadata={**baseline_metadata(result), "total": result.total, **calls})
 
 
 dealers_job = dg.define_asset_job(
