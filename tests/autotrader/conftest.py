@@ -19,7 +19,7 @@ from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources import autotrader as at
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
 from dealer_pipeline.vendors.autotrader import AutotraderClient
-from tests.support.runs import sandbox_run_environment
+from tests.support.runs import SandboxHarness, sandbox_run_environment
 
 #: 4 advertisers (the 4th, index 3, is not on the integration), 25 vehicles each.
 SEED, DEALERS, VEHICLES = 11, 4, 25
@@ -33,11 +33,8 @@ def at_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHand
 
 
 @dataclass
-class Harness:
-    sandbox: SandboxHandle
-    engine: sa.Engine
-    instance: dg.DagsterInstance
-    since: int
+class Harness(SandboxHarness):
+    vendor = "autotrader"
     overrides: dict[str, Any] = field(default_factory=dict)
 
     # ---- running the real assets ----
@@ -58,15 +55,6 @@ class Harness:
 
     def client(self, **policy: Any) -> AutotraderClient:
         return AutotraderClient.from_settings(engine=self.engine, policy_overrides=policy)
-
-    # ---- what the vendor saw ----
-    def calls(self, path: str | None = None) -> list[dict[str, Any]]:
-        records = self.sandbox.calls(vendor="autotrader", since=self.since)
-        return [c for c in records if path is None or c["path"].startswith(path)]
-
-    def mark(self) -> None:
-        """Judge only calls from now on."""
-        self.since = self.sandbox.last_seq()
 
     # ---- the sandbox's own view ----
     def advertiser_ids(self, *, on_integration: bool = True, stock_sync: bool | None = None,

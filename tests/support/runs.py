@@ -8,10 +8,12 @@ environment and short wait budgets so a scripted 429 costs a second, not thirty.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterator
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from dealer_pipeline.sandbox.runner import SandboxHandle
 from dealer_pipeline.settings import get_settings
@@ -61,3 +63,24 @@ def sandbox_run_environment(sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPa
     finally:
         sandbox.clear_faults()
         get_settings.cache_clear()
+
+
+@dataclass
+class SandboxHarness:
+    """A vendor test's world: its sandbox, the store, a Dagster instance, and which vendor calls count
+    (those the sandbox logged after sequence number `since`)."""
+
+    vendor: ClassVar[str]
+    sandbox: SandboxHandle
+    engine: sa.Engine
+    instance: dg.DagsterInstance
+    since: int
+
+    def calls(self, path: str | None = None) -> list[dict[str, Any]]:
+        """What the vendor saw since `mark()` (or the start of the test), optionally under one path."""
+        records = self.sandbox.calls(vendor=self.vendor, since=self.since)
+        return [c for c in records if path is None or c["path"].startswith(path)]
+
+    def mark(self) -> None:
+        """Judge only calls from now on."""
+        self.since = self.sandbox.last_seq()

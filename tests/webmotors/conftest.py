@@ -20,7 +20,7 @@ from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources import webmotors as wm
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
 from dealer_pipeline.vendors.webmotors import WebmotorsClient
-from tests.support.runs import sandbox_run_environment
+from tests.support.runs import SandboxHarness, sandbox_run_environment
 
 #: 3 Webmotors dealers with 25 ads each (25 = 5 pages of 5, or 2 full pages of 10 and one of 5).
 SEED, DEALERS, VEHICLES = 13, 3, 25
@@ -35,11 +35,8 @@ def wm_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHand
 
 
 @dataclass
-class Harness:
-    sandbox: SandboxHandle
-    engine: sa.Engine
-    instance: dg.DagsterInstance
-    since: int
+class Harness(SandboxHarness):
+    vendor = "webmotors"
 
     # ---- running the real assets ----
     def resources(self, **overrides: Any) -> dict[str, Any]:
@@ -59,15 +56,6 @@ class Harness:
 
     def client(self, cnpj: str, **kwargs: Any) -> WebmotorsClient:
         return WebmotorsClient.for_dealer_id(cnpj, engine=self.engine, **kwargs)
-
-    # ---- what the vendor saw ----
-    def calls(self, path: str | None = None) -> list[dict[str, Any]]:
-        records = self.sandbox.calls(vendor="webmotors", since=self.since)
-        return [c for c in records if path is None or c["path"].startswith(path)]
-
-    def mark(self) -> None:
-        """Judge only calls from now on."""
-        self.since = self.sandbox.last_seq()
 
     # ---- the sandbox's own view ----
     def dealer(self, index: int) -> dict[str, Any]:
