@@ -11,6 +11,7 @@ within a second. `dealer-pipeline blocks resolve ID` lifts a block.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from dealer_pipeline.store.engine import transaction
+from dealer_pipeline.store.engine import is_postgres, transaction
 from dealer_pipeline.store.schema import api_blocks
 from dealer_pipeline.store.types import utcnow
 
@@ -101,9 +102,17 @@ class BlockRegistry:
         path: str,
         cf_ray: str | None,
     ) -> Block:
-        """Store a block (or return the identical unresolved one already stored)."""
+        """Store a block (or return the identical unresolved one already stored).
+
+        Processes that hit the same refusal at once must store one block, not one each (an
+        operator would have to resolve every copy): on PostgreSQL the check-then-insert runs under
+        an advisory lock on the block's identity; SQLite write transactions are exclusive already.
+        """
         now = self.clock()
+        identity = (self.vendor, reason, dealer_id, service) + ((method, path) if is_request_block(reason) else ())
         with transaction(self.engine) as conn:
+            if is_postgres(conn):
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(identity)})
             same = sa.select(api_blocks).where(
                 api_blocks.c.vendor == self.vendor,
                 api_blocks.c.resolved_at.is_(None),
@@ -147,6 +156,12 @@ class BlockRegistry:
                 return list(self._blocks)
         finally:
             self._refreshing = False
+
+
+def _lock_key(identity: tuple[str | None, ...]) -> int:
+    """A signed 64-bit advisory-lock key for a block identity."""
+    digest = hashlib.sha256(repr(identity).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _eq(column: sa.ColumnElement, value: object) -> sa.ColumnElement[bool]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 
-from dealer_pipeline.http import BadRequest, VendorBlocked, list_blocks, resolve_block
+from dealer_pipeline.http import BadRequest, BlockRegistry, VendorBlocked, list_blocks, resolve_block
 from dealer_pipeline.http.policy import Action
 from dealer_pipeline.store.schema import api_blocks, api_calls
 from tests.http.scripted_vendor import CLIENT_SECRET, ScriptedVendor, make_client
@@ -90,6 +92,23 @@ def test_service_block_stops_one_service_for_one_dealer(store: sa.Engine, vendor
     (block,) = _blocks(store)
     assert (block["dealer_id"], block["service"]) == ("scripted:7", "things")
     client.close()
+
+
+def test_the_same_refusal_hit_at_once_by_many_workers_is_one_block(store: sa.Engine) -> None:
+    """Eight workers (each with its own registry, as separate processes have) record the same 403 at
+    once: one unresolved block, so one `blocks resolve` lifts it."""
+    workers = 8
+    barrier = threading.Barrier(workers)
+
+    def record(_: int) -> int:
+        registry = BlockRegistry(store, "scripted")
+        barrier.wait()
+        return registry.record(reason="403", dealer_id="scripted:9", service=None, message="no", action="call us",
+                               method="GET", path="/things", cf_ray=None).id
+
+    with ThreadPoolExecutor(workers) as pool:
+        ids = set(pool.map(record, range(workers)))
+    assert len(_blocks(store)) == 1 and len(ids) == 1
 
 
 def test_a_block_set_by_another_process_is_honoured_and_resolution_lifts_it(
