@@ -279,15 +279,16 @@ class VendorClient:
                                                 method=method, path=logged, status=status, cf_ray=cf_ray)
                     budget.sleep(self._backoff(attempt), why="malformed body", status=status, cf_ray=cf_ray)
                     continue
+                said = dict(vendor_message=verdict.message, details=verdict.details)
                 if action is Action.REAUTH_ONCE:
                     if grant is None or self.tokens is None:
                         raise AuthFailed(f"credentials refused: {verdict.message or 'no message'}",
                                          vendor=self.vendor, method=method, path=logged, status=status,
-                                         cf_ray=cf_ray)
+                                         cf_ray=cf_ray, **said)
                     if reauthed:
                         raise AuthFailed("a freshly obtained token was refused too (second 401)",
                                          vendor=self.vendor, method=method, path=logged, status=status,
-                                         cf_ray=cf_ray)
+                                         cf_ray=cf_ray, **said)
                     self.tokens.invalidate(grant)
                     reauthed = True
                     continue
@@ -295,19 +296,19 @@ class VendorClient:
                     self._pause(verdict, service, method, logged, attempt, cf_ray)
                     if attempt >= policy.max_attempts:
                         raise VendorUnavailable(f"still {status} after {attempt} attempts", vendor=self.vendor,
-                                                method=method, path=logged, status=status, cf_ray=cf_ray)
+                                                method=method, path=logged, status=status, cf_ray=cf_ray, **said)
                     continue
                 if action is Action.RETRY:
                     if attempt >= policy.max_attempts:
                         raise VendorUnavailable(f"still {status} after {attempt} attempts", vendor=self.vendor,
-                                                method=method, path=logged, status=status, cf_ray=cf_ray)
+                                                method=method, path=logged, status=status, cf_ray=cf_ray, **said)
                     wait = max(self._backoff(attempt), verdict.retry_after or 0.0)
                     budget.sleep(wait, why=f"backoff after {status}", status=status, cf_ray=cf_ray)
                     continue
                 if action in _BLOCKING:
                     self._block(verdict, action, dealer_id, service, method, logged, status, cf_ray)
                 raise UnexpectedStatus(f"unexpected status: {verdict.message or 'no message'}", vendor=self.vendor,
-                                       method=method, path=logged, status=status, cf_ray=cf_ray)
+                                       method=method, path=logged, status=status, cf_ray=cf_ray, **said)
         finally:
             with self._stats_lock:
                 self.stats.waited_seconds += budget.spent
@@ -361,7 +362,8 @@ class VendorClient:
                              method=method, path=path, status=status, cf_ray=cf_ray)
         raise VendorBlocked(f"{reason}: {verdict.message or 'no message'}; block {block.id}: {what}",
                             block_id=block.id, reason=reason, action=what, vendor=self.vendor, method=method,
-                            path=path, status=status, cf_ray=cf_ray)
+                            path=path, status=status, cf_ray=cf_ray, vendor_message=verdict.message,
+                            details=verdict.details)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: base * 2^(attempt-1), capped, times U(0.5, 1)."""

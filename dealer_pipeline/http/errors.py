@@ -2,10 +2,14 @@
 
 Every message names the vendor, method, path (already redacted), last status and CF-RAY,
 because that is what support desks ask for; none ever carries a token, secret or body
-that could hold one.
+that could hold one. What the vendor said travels beside the message: `vendor_message` (the
+human text of its error body) and `details` (what the vendor's policy read from the body,
+e.g. Autochat's field errors), so callers never re-parse the message.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class VendorError(Exception):
@@ -20,6 +24,8 @@ class VendorError(Exception):
         path: str | None = None,
         status: int | None = None,
         cf_ray: str | None = None,
+        vendor_message: str | None = None,
+        details: Any = None,
     ) -> None:
         self.message = message
         self.vendor = vendor
@@ -27,6 +33,8 @@ class VendorError(Exception):
         self.path = path
         self.status = status
         self.cf_ray = cf_ray
+        self.vendor_message = vendor_message
+        self.details = details
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -53,8 +61,7 @@ class BadRequest(VendorError):
 
     def __init__(self, message: str, *, block_id: int | None, vendor_message: str, **kw: object) -> None:
         self.block_id = block_id
-        self.vendor_message = vendor_message
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+        super().__init__(message, vendor_message=vendor_message, **kw)  # type: ignore[arg-type]
 
 
 class AuthFailed(VendorError):

@@ -60,6 +60,7 @@ class Verdict:
     reason: str | None = None           # block reason as stored in api_blocks: 403A, 403B, 400, ...
     message: str | None = None          # the vendor's own message, when the body has one
     retry_after: float | None = None    # seconds, from Retry-After
+    details: Any = None                 # what a vendor's `refine` read from the body (e.g. field errors)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

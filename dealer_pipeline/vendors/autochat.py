@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -120,12 +119,11 @@ def render_field_errors(errors: Mapping[str, list[str]]) -> str:
 
 @dataclass
 class AutochatPolicy(VendorPolicy):
-    """API calls. The last 400's field map is kept per thread for the caller to record."""
+    """API calls. A 400's field map travels with the error (`details`) for the caller to record."""
 
     vendor: str = VENDOR
     base_url: str = ""
     status_table: Mapping[int, Action] = field(default_factory=lambda: AutochatContract().status_table())
-    _last: threading.local = field(default_factory=threading.local, init=False, repr=False, compare=False)
 
     def vendor_message(self, body: str) -> str | None:
         errors = field_errors(body)
@@ -134,11 +132,9 @@ class AutochatPolicy(VendorPolicy):
         return super().vendor_message(body)
 
     def refine(self, verdict: Verdict, status: int, body: str) -> Verdict:
-        self._last.errors = field_errors(body) if status in (400, 422) else {}
+        if status in (400, 422):
+            return dataclasses.replace(verdict, details=field_errors(body))
         return verdict
-
-    def last_field_errors(self) -> dict[str, list[str]]:
-        return dict(getattr(self._last, "errors", {}) or {})
 
     def block_action(self, reason: str, dealer_id: str | None, service: str | None, message: str | None) -> str:
         if dealer_id:
@@ -350,8 +346,7 @@ class AutochatClient:
             return self.http.request(method, path, dealer_id=dealer_id, **kwargs)
         except UnexpectedStatus as exc:
             if exc.status in (400, 422):
-                errors = self.http.policy.last_field_errors() if isinstance(self.http.policy, AutochatPolicy) else {}
-                raise AutochatRejected(exc.message.removeprefix("unexpected status: "), field_errors=errors,
+                raise AutochatRejected(exc.vendor_message or "no message", field_errors=exc.details or {},
                                        vendor=VENDOR, method=exc.method, path=exc.path, status=exc.status,
                                        cf_ray=exc.cf_ray) from None
             raise

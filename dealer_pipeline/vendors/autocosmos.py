@@ -277,7 +277,7 @@ class AutocosmosClient:
     @staticmethod
     def _translate(exc: UnexpectedStatus) -> VendorError:
         kw = dict(vendor=exc.vendor, method=exc.method, path=exc.path, status=exc.status, cf_ray=exc.cf_ray)
-        message = exc.message.removeprefix("unexpected status: ")
+        message = exc.vendor_message or "no message"
         if exc.status == 400:
             return PublicationRefused(f"refused: {message}", errors=message, **kw)
         kind = _TRANSLATED.get(exc.status or 0)

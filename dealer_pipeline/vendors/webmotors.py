@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import math
-import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -161,15 +160,6 @@ class WebmotorsPolicy(VendorPolicy):
     vendor: str = VENDOR
     base_url: str = ""
     status_table: Mapping[int, Action] = field(default_factory=lambda: dict(API_STATUS_TABLE))
-    _last_401: threading.local = field(default_factory=threading.local, init=False, repr=False, compare=False)
-
-    def refine(self, verdict: Verdict, status: int, body: str) -> Verdict:
-        if status == 401:
-            self._last_401.message = verdict.message  # kept for the block and the log, never interpreted
-        return verdict
-
-    def last_401_message(self) -> str | None:
-        return getattr(self._last_401, "message", None)
 
     def block_action(self, reason: str, dealer_id: str | None, service: str | None, message: str | None) -> str:
         if reason == "403":
@@ -226,8 +216,7 @@ class WebmotorsRejected(VendorError):
     """Webmotors rejected our input (400, 413 or 422): never retried; `vendor_message` says why."""
 
     def __init__(self, message: str, *, vendor_message: str, **kw: Any) -> None:
-        self.vendor_message = vendor_message
-        super().__init__(message, **kw)
+        super().__init__(message, vendor_message=vendor_message, **kw)
 
 
 class WebmotorsNotFound(VendorError):
@@ -518,7 +507,7 @@ class WebmotorsClient:
             ) from None
         except UnexpectedStatus as exc:
             if exc.status in (400, 413, 422):
-                raise WebmotorsRejected(exc.message, vendor_message=exc.message.removeprefix("unexpected status: "),
+                raise WebmotorsRejected(exc.message, vendor_message=exc.vendor_message or "no message",
                                         vendor=VENDOR, method=exc.method, path=exc.path, status=exc.status,
                                         cf_ray=exc.cf_ray) from None
             raise
@@ -526,7 +515,7 @@ class WebmotorsClient:
     def _unauthorized(self, exc: AuthFailed, http: VendorClient, method: str, path: str,
                       service: str | None) -> WebmotorsUnauthorized:
         service = service or http.policy.service_of(path)
-        said = http.policy.last_401_message() if isinstance(http.policy, WebmotorsPolicy) else None
+        said = exc.vendor_message  # logged and stored, never interpreted
         log.warning("Webmotors refused %s %s for %s with 401 after a new token; Webmotors said: %s",
                     method, exc.path, self.dealer_id, said)
         action = unauthorized_action(self.dealer_id, service)
