@@ -530,9 +530,8 @@ class WebmotorsClient:
     # ---- authentication ----
     def authenticate(self) -> TokenGrant:
         """The dealer's shared token, granted only if no fresh one is cached."""
-        assert self.http.tokens is not None
         try:
-            return self.http.tokens.current(self.http._obtain_token)
+            return self.http.current_token()
         except VendorBlocked as exc:
             if exc.reason != "401":
                 raise
