@@ -10,7 +10,7 @@ from dealer_pipeline.store.engine import get_engine
 
 @click.group()
 def blocks() -> None:
-    """List and resolve blocks (403 A/B, 400/422) that keep calls from being sent."""
+    """List and resolve blocks (403 A/B, 400) that keep calls from being sent."""
 
 
 @blocks.command("list")

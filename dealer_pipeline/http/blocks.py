@@ -1,8 +1,8 @@
 """Blocks: calls that must not be sent until a person acts (`api_blocks`).
 
 A 403 kind A blocks every call for a dealer, a 403 kind B one service for a dealer, a
-vendor-wide refusal the whole vendor, and rejected input (400, or 422 where the vendor's
-policy flags it) the exact request that was refused (so the same bad input is not re-sent
+vendor-wide refusal the whole vendor, and rejected input (reason `400`, also for a 422 the
+vendor's policy flags as bad input) the exact request that was refused (so the same bad input is not re-sent
 by the next scheduled run, while the dealer's other calls go on). Every call is checked
 against the vendor's unresolved blocks before it is sent; the list is re-read at most
 every `cache_seconds` (1 s), so a block set or resolved by another process takes effect
@@ -24,14 +24,14 @@ from dealer_pipeline.store.engine import is_postgres, transaction
 from dealer_pipeline.store.schema import api_blocks
 from dealer_pipeline.store.types import utcnow
 
-#: Reasons of blocks that stop one exact request (method and redacted path), not a dealer:
-#: the statuses a policy flags as bad input (`Action.FLAG_BAD_INPUT`).
-REQUEST_REASONS = frozenset({"400", "422"})
+#: The reason of a block that stops one exact request (method and redacted path), not a dealer:
+#: input a policy flags as bad (`Action.FLAG_BAD_INPUT`, for 400 and 422 by default).
+BAD_INPUT = "400"
 
 
 def is_request_block(reason: str | None) -> bool:
     """Whether a block with this reason stops one request only (bad input) rather than a scope."""
-    return reason in REQUEST_REASONS
+    return reason == BAD_INPUT
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from requests.adapters import HTTPAdapter
 
 from dealer_pipeline.http.auth import RequestSigner, TokenAuth, TokenGrant
-from dealer_pipeline.http.blocks import BlockRegistry, is_request_block
+from dealer_pipeline.http.blocks import BAD_INPUT, BlockRegistry, is_request_block
 from dealer_pipeline.http.calllog import CallLog
 from dealer_pipeline.http.errors import (
     AuthFailed,
@@ -349,8 +349,8 @@ class VendorClient:
     def _block(self, verdict: Verdict, action: Action, dealer_id: str | None, service: str, method: str,
                path: str, status: int, cf_ray: str | None) -> None:
         reason = verdict.reason or str(status)
-        if action is Action.FLAG_BAD_INPUT and not is_request_block(reason):
-            reason = "400"  # bad input is always request-scoped, whatever status the vendor used
+        if action is Action.FLAG_BAD_INPUT:
+            reason = BAD_INPUT  # request-scoped, whatever status the vendor used (400, 422)
         block_service = service if action is Action.BLOCK_SERVICE or is_request_block(reason) else None
         block_dealer = None if action is Action.BLOCK_VENDOR else dealer_id
         what = self.policy.block_action(reason, block_dealer, block_service, verdict.message)

@@ -53,7 +53,7 @@ def test_422_flagged_as_bad_input_blocks_that_request_only(store: sa.Engine, ven
     with pytest.raises(BadRequest):
         client.request("GET", "/things", params={"price": -1}, dealer_id="scripted:3")
     (block,) = _blocks(store)
-    assert (block["reason"], block["dealer_id"], block["path"]) == ("422", "scripted:3", "/things?price=-1")
+    assert (block["reason"], block["dealer_id"], block["path"]) == ("400", "scripted:3", "/things?price=-1")
     assert "fix the input" in block["action"]
     with pytest.raises(VendorBlocked, match=f"block {block['id']}"):
         client.request("GET", "/things", params={"price": -1}, dealer_id="scripted:3")
