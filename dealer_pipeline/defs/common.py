@@ -4,7 +4,7 @@ Dagster failures, and baselines and the HTTP client's counters as metadata."""
 
 # No `from __future__ import annotations`: kept like the other defs modules, whose annotations Dagster reads.
 from datetime import datetime
-from typing import Callable, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple
 
 import dagster as dg
 
@@ -47,6 +47,21 @@ def dealer_run_requests(context: dg.ScheduleEvaluationContext, partitions_def: d
     extra = {"run_config": dict(run_config)} if run_config is not None else {}
     return [dg.RunRequest(run_key=f"{key}@{tick}", partition_key=key, tags={DEALER_TAG: dealer_of(key)}, **extra)
             for key in keys]
+
+
+def per_dealer_schedule(name: str, job: Any, cron_schedule: str,
+                        partitions_def: dg.DynamicPartitionsDefinition, description: str, *,
+                        dealer_of: Callable[[str], str] = lambda key: key, run_config: Optional[Mapping] = None,
+                        execution_timezone: Optional[str] = None) -> dg.ScheduleDefinition:
+    """A schedule (stopped until an operator starts it) requesting one run of `job` (an asset job) per
+    partition."""
+
+    @dg.schedule(name=name, job=job, cron_schedule=cron_schedule, execution_timezone=execution_timezone,
+                 default_status=dg.DefaultScheduleStatus.STOPPED, description=description)
+    def _schedule(context: dg.ScheduleEvaluationContext) -> List[dg.RunRequest]:
+        return dealer_run_requests(context, partitions_def, dealer_of, run_config)
+
+    return _schedule
 
 
 def _tick_time(context: dg.ScheduleEvaluationContext) -> datetime:

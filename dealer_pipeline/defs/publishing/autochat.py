@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List, Optional
 import dagster as dg
 import sqlalchemy as sa
 
-from dealer_pipeline.defs.common import RUN_RETRY, call_metadata, dealer_run_requests
+from dealer_pipeline.defs.common import RUN_RETRY, call_metadata, per_dealer_schedule
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, partition_dealer
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.publishing import autochat as publishing
@@ -102,10 +102,10 @@ autochat_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=autochat_job, cron_schedule="20 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
-def publishing_autochat_schedule(context: dg.ScheduleEvaluationContext) -> list:
-    """One run per published dealer every hour (dealers not on Autochat finish at once)."""
-    return dealer_run_requests(context, PUBLISHED_DEALER)
+publishing_autochat_schedule = per_dealer_schedule(
+    "publishing_autochat_schedule", autochat_job, "20 * * * *", PUBLISHED_DEALER,
+    "One run per published dealer every hour (dealers not on Autochat finish at once).",
+)
 
 
 defs = dg.Definitions(

@@ -20,7 +20,7 @@ from dealer_pipeline.catalogue.review import review_queue_size
 from dealer_pipeline.catalogue.spec import Vocabulary
 from dealer_pipeline.dealers_file import DealersFileError, load_dealers
 from dealer_pipeline.defs.canonical.checks import VEHICLES
-from dealer_pipeline.defs.common import dealer_run_requests
+from dealer_pipeline.defs.common import per_dealer_schedule
 from dealer_pipeline.defs.publishing.partitions import GROUP, PUBLISHED_DEALER
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.http import AuthFailed
@@ -140,17 +140,15 @@ autocosmos_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=autocosmos_job, cron_schedule="40 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
-def autocosmos_publish_schedule(context: dg.ScheduleEvaluationContext) -> list:
-    """Every hour, one run per published dealer (dealers without Autocosmos finish at once)."""
-    return dealer_run_requests(context, PUBLISHED_DEALER)
-
-
-@dg.schedule(job=autocosmos_job, cron_schedule="15 4 * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
-def autocosmos_audit_schedule(context: dg.ScheduleEvaluationContext) -> list:
-    """Daily: publish and read every publication's state back (catches vendor suspensions and moderation)."""
-    config = {"ops": {"publishing__autocosmos": {"config": {"audit": True}}}}
-    return dealer_run_requests(context, PUBLISHED_DEALER, run_config=config)
+autocosmos_publish_schedule = per_dealer_schedule(
+    "autocosmos_publish_schedule", autocosmos_job, "40 * * * *", PUBLISHED_DEALER,
+    "Every hour, one run per published dealer (dealers without Autocosmos finish at once).",
+)
+autocosmos_audit_schedule = per_dealer_schedule(
+    "autocosmos_audit_schedule", autocosmos_job, "15 4 * * *", PUBLISHED_DEALER,
+    "Daily: publish and read every publication's state back (catches vendor suspensions and moderation).",
+    run_config={"ops": {"publishing__autocosmos": {"config": {"audit": True}}}},
+)
 
 
 defs = dg.Definitions(

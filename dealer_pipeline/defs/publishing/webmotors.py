@@ -15,7 +15,7 @@ from typing import Any, List, Optional
 
 import dagster as dg
 
-from dealer_pipeline.defs.common import RUN_RETRY, call_metadata, dealer_run_requests
+from dealer_pipeline.defs.common import RUN_RETRY, call_metadata, per_dealer_schedule
 from dealer_pipeline.defs.publishing.autocosmos import AutocosmosResource
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, partition_dealer
 from dealer_pipeline.defs.resources import StoreResource
@@ -132,16 +132,14 @@ leads_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=status_job, cron_schedule="40 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
-def publishing_webmotors_status_schedule(context: dg.ScheduleEvaluationContext) -> list:
-    """Hourly, after the channels' publishing runs (non-Webmotors dealers finish at once)."""
-    return dealer_run_requests(context, PUBLISHED_DEALER)
-
-
-@dg.schedule(job=leads_job, cron_schedule="*/10 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
-def publishing_leads_schedule(context: dg.ScheduleEvaluationContext) -> list:
-    """Every 10 minutes: a lead is worth most while the buyer is still looking."""
-    return dealer_run_requests(context, PUBLISHED_DEALER)
+publishing_webmotors_status_schedule = per_dealer_schedule(
+    "publishing_webmotors_status_schedule", status_job, "40 * * * *", PUBLISHED_DEALER,
+    "Hourly, after the channels' publishing runs (non-Webmotors dealers finish at once).",
+)
+publishing_leads_schedule = per_dealer_schedule(
+    "publishing_leads_schedule", leads_job, "*/10 * * * *", PUBLISHED_DEALER,
+    "Every 10 minutes: a lead is worth most while the buyer is still looking.",
+)
 
 
 defs = dg.Definitions(

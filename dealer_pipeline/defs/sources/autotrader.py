@@ -20,7 +20,7 @@ from dealer_pipeline.defs.common import (
     RUN_RETRY,
     baseline_metadata,
     call_metadata,
-    dealer_run_requests,
+    per_dealer_schedule,
     sync_dynamic_partitions,
     vendor_failure,
 )
@@ -175,11 +175,11 @@ def autotrader_advertisers_schedule() -> dg.RunRequest:
     return dg.RunRequest()
 
 
-@dg.schedule(job=stock_job, cron_schedule="20 5,11,17,23 * * *", execution_timezone="Europe/London",
-             default_status=dg.DefaultScheduleStatus.STOPPED)
-def autotrader_stock_schedule(context: dg.ScheduleEvaluationContext) -> list:
-    """One run per advertiser partition, four times a day (every tick is a new baseline)."""
-    return dealer_run_requests(context, ADVERTISER_PARTITIONS, lambda key: f"autotrader:{key}")
+autotrader_stock_schedule = per_dealer_schedule(
+    "autotrader_stock_schedule", stock_job, "20 5,11,17,23 * * *", ADVERTISER_PARTITIONS,
+    "One run per advertiser partition, four times a day (every tick is a new baseline).",
+    dealer_of=lambda key: f"autotrader:{key}", execution_timezone="Europe/London",
+)
 
 
 #: Per-dealer data-quality checks on each baseline (blocking rules, row count drop, freshness).

@@ -23,7 +23,7 @@ from dealer_pipeline.defs.common import (
     RUN_RETRY,
     baseline_metadata,
     call_metadata,
-    dealer_run_requests,
+    per_dealer_schedule,
     sync_dynamic_partitions,
     vendor_failure,
 )
@@ -151,11 +151,11 @@ def webmotors_dealers_schedule() -> dg.RunRequest:
     return dg.RunRequest()
 
 
-@dg.schedule(job=stock_job, cron_schedule="50 4,10,16,22 * * *", execution_timezone="America/Sao_Paulo",
-             default_status=dg.DefaultScheduleStatus.STOPPED)
-def webmotors_stock_schedule(context: dg.ScheduleEvaluationContext) -> list:
-    """One run per dealer partition, four times a day (every tick is a new baseline)."""
-    return dealer_run_requests(context, DEALER_PARTITIONS, dealer_id)
+webmotors_stock_schedule = per_dealer_schedule(
+    "webmotors_stock_schedule", stock_job, "50 4,10,16,22 * * *", DEALER_PARTITIONS,
+    "One run per dealer partition, four times a day (every tick is a new baseline).",
+    dealer_of=dealer_id, execution_timezone="America/Sao_Paulo",
+)
 
 
 #: Per-dealer data-quality checks on each baseline (blocking rules, row count drop, freshness).
