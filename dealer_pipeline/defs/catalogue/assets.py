@@ -12,7 +12,7 @@ from dealer_pipeline.catalogue.resolve import resolve_specs
 from dealer_pipeline.catalogue.review import review_queue_size
 from dealer_pipeline.dealers_file import DealersFileError
 from dealer_pipeline.defs.canonical.checks import VEHICLES
-from dealer_pipeline.defs.publishing.autocosmos import CATALOG_MATCHES_KEY, POOL, AutocosmosResource, _auth_failure
+from dealer_pipeline.defs.publishing.autocosmos import CATALOG_MATCHES_KEY, POOL, AutocosmosResource, signature_refused
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.http import AuthFailed
 from dealer_pipeline.publishing.autocosmos import TARGET, listed_vehicles
@@ -37,7 +37,7 @@ def catalog_matches(context: dg.AssetExecutionContext, autocosmos: AutocosmosRes
             vehicles, skipped = listed_vehicles(engine, client, dealers)
             report = resolve_specs(engine, client, vehicles, threshold=options.threshold, vocabulary=options.vocabulary)
         except AuthFailed as exc:
-            raise _auth_failure(exc) from None
+            raise signature_refused(exc) from None
     if skipped:
         context.log.warning(f"{len(skipped)} dealer(s) blocked on Autocosmos, not resolved: {skipped[:10]}")
     if report.failed:

@@ -86,7 +86,8 @@ class AutocosmosPublishConfig(dg.Config):
     audit: bool = False  # read every publication's state back even when nothing was sent (AC-STATE-1 audit)
 
 
-def _auth_failure(exc: AuthFailed) -> dg.Failure:
+def signature_refused(exc: AuthFailed) -> dg.Failure:
+    """Autocosmos refused our ACS-HMAC signature: a person must fix the AppKey/AppSecret, so no retry."""
     return dg.Failure(description=f"Autocosmos refused our signature: check AUTOCOSMOS_APP_KEY/SECRET. {exc}",
                       metadata={"vendor": exc.vendor, "path": exc.path or "", "status": exc.status or -1,
                                 "cf_ray": exc.cf_ray or "", "needs_operator": True},
@@ -112,7 +113,7 @@ def autocosmos_publications(context: dg.AssetExecutionContext, config: Autocosmo
             report = publish_dealer(engine, client, photos, dealer_id, entry.autocosmos_adminmail,
                                     autocosmos.options(audit=config.audit))
         except AuthFailed as exc:
-            raise _auth_failure(exc) from None
+            raise signature_refused(exc) from None
         calls = int(sum(client.http.stats.calls.values()))
     if report.blocked:
         context.log.error(f"Autocosmos publishing stopped for {dealer_id}: {report.blocked}")
