@@ -77,8 +77,8 @@ def test_per_dealer_schedules_request_one_keyed_run_per_partition() -> None:
     partitions = {"autotrader_advertiser": ["10012345", "10012346"],
                   "webmotors_dealer": ["03347828000109", "11222333000181"],
                   "published_dealer": ["autotrader:10012345", "webmotors:03347828000109"]}
-    expected_tag = {"autotrader_advertiser": lambda k: f"autotrader:{k}", "webmotors_dealer": lambda k: f"webmotors:{k}",
-                    "published_dealer": lambda k: k}
+    expected_tag = {"autotrader_advertiser": lambda k: f"autotrader:{k}",
+                    "webmotors_dealer": lambda k: f"webmotors:{k}", "published_dealer": lambda k: k}
     with dg.instance_for_test() as instance:  # schedule contexts need an instance with a ref
         for name, keys in partitions.items():
             instance.add_dynamic_partitions(name, keys)
