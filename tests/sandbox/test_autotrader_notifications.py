@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
-from tests.sandbox.receiver_stub import ReceiverStub, receiver_stub
+from tests.sandbox.receiver_stub import ReceiverStub
 
 SECRET = "sandbox-at-webhook-secret"
 VECTOR_SECRET = "example-notification-secret-DO-NOT-USE"
@@ -54,24 +54,10 @@ def test_sandbox_signer_matches_the_contract_vectors() -> None:
 
 
 @pytest.fixture(scope="module")
-def stub() -> Iterator[ReceiverStub]:
-    with receiver_stub() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
 def notifying(stub: ReceiverStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
     with start_sandbox(dealers=2, vehicles=8, receiver_url=stub.url,
                        workdir=tmp_path_factory.mktemp("notifying")) as handle:
         yield handle
-
-
-@pytest.fixture
-def fresh_stub(stub: ReceiverStub) -> ReceiverStub:
-    with stub.lock:
-        stub.received.clear()
-        stub.statuses.clear()
-    return stub
 
 
 def _stock(sandbox: SandboxHandle, advertiser: str) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
-from tests.sandbox.receiver_stub import ReceiverStub, receiver_stub
+from tests.sandbox.receiver_stub import ReceiverStub
 
 CLIENT = ("sandbox-wm-client", "sandbox-wm-secret")
 MSG_401 = ("Não autorizado. Causas prováveis: token de integração inválido; integração com o classificado "
@@ -21,24 +21,10 @@ BODY_401 = {"status": 401, "message": MSG_401}
 
 
 @pytest.fixture(scope="module")
-def stub() -> Iterator[ReceiverStub]:
-    with receiver_stub() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
 def wm(stub: ReceiverStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
     with start_sandbox(dealers=3, vehicles=30, receiver_url=stub.url,
                        workdir=tmp_path_factory.mktemp("webmotors")) as handle:
         yield handle
-
-
-@pytest.fixture
-def fresh_stub(stub: ReceiverStub) -> ReceiverStub:
-    with stub.lock:
-        stub.received.clear()
-        stub.statuses.clear()
-    return stub
 
 
 def dealer(sandbox: SandboxHandle, index: int = 0) -> dict[str, Any]:
