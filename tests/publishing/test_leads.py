@@ -9,8 +9,9 @@ marker of its own in `Mensaje`, and CRM insertions are counted per marker.
 
 from __future__ import annotations
 
+import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import dagster as dg
 import sqlalchemy as sa
@@ -59,6 +60,14 @@ def _leads(channels: Channels, entry: DealerEntry, **config: Any):
 def _crm_by_marker(channels: Channels, markers: list[str]) -> dict[str, list[dict[str, Any]]]:
     crm = channels.sandbox.control("GET", "/webmotors/crm-leads")
     return {m: [lead for lead in crm if lead.get("mensagem") == m] for m in markers}
+
+
+def _wait_for_call(channels: Channels, path: str, wanted: Callable[[dict[str, Any]], bool],
+                   timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(wanted(c) for c in channels.calls("webmotors", path)):
+        assert time.monotonic() < deadline, f"the sandbox never logged the expected call to {path}"
+        time.sleep(0.05)
 
 
 def _stored(channels: Channels) -> dict[str, dict[str, Any]]:
@@ -140,6 +149,9 @@ def test_wm_lead_2_retried_after_429_never_after_a_timeout(channels: Channels) -
     assert row["forward_status"] == lead_flow.NEEDS_OPERATOR and row["forwarded_at"] is None
     assert "not re-sent" in row["detail"]["error"]
     assert metadata_of(result, wm_publishing.LEADS_KEY)["forwarded"] == {lead_flow.NEEDS_OPERATOR: 1}
+    # The sandbox logs the delayed call only when it gives up on it (~2 s, after our client left): wait for that
+    # record, so it cannot land inside the next window of this test, or of the next test.
+    _wait_for_call(channels, CRM_PATH, lambda call: "delay" in (call.get("fault") or ""))
 
     channels.mark()
     assert _leads(channels, entry).success
