@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Iterator, Mapping, Protocol
 
 import sqlalchemy as sa
 
 from dealer_pipeline.catalogue.ranking import DEFAULT_THRESHOLD, rank_candidates
 from dealer_pipeline.catalogue.spec import DEFAULT_VOCABULARY, Vocabulary, spec_key, spec_params
 from dealer_pipeline.http import AuthFailed, VendorBlocked, VendorError, WaitBudgetExceeded
-from dealer_pipeline.store.engine import transaction
+from dealer_pipeline.store.engine import is_postgres, transaction
 from dealer_pipeline.store.repository import upsert
 from dealer_pipeline.store.schema import catalog_matches, vehicle_specs
 from dealer_pipeline.store.types import utcnow
 
 log = logging.getLogger(__name__)
+#: Advisory-lock namespace of catalogue specs (the first key of pg_advisory_lock(int, int)).
+_LOCK_NAMESPACE = 0x4341_5431  # "CAT1"
 
 MATCHED, RANKED, UNRESOLVED = "matched", "ranked", "unresolved"
 _VERSION_HREF = "/versiones/"
@@ -185,31 +188,68 @@ def resolve_specs(engine: sa.Engine, client: BestMatch, vehicles: Iterable[Mappi
     report.rechecked = len(recheck)
     for key in sorted(new | recheck):
         params = params_by_key[key]
-        try:
-            response = client.bestmatch(params)
-        except AuthFailed:
-            raise
-        except (VendorBlocked, WaitBudgetExceeded) as exc:
-            report.failed.append(f"{key}: {exc}")
-            log.warning("catalogue resolution stopped: %s", exc)
-            break
-        except VendorError as exc:
-            if exc.status == 400:
-                values = {"status": UNRESOLVED, "make_href": None, "model_href": None, "version_href": None,
-                          "fuel_type": None, "transmission": None, "confidence": None, "candidates": None,
-                          "response": {"_resolution": {"reason": f"the catalogue refused the parameters: {exc}"}}}
-            else:
-                report.failed.append(f"{key}: {exc}")
+        with _spec_claim(engine, key) as still_due:
+            if not still_due:  # another run asked while we waited for the claim
+                report.cache_hits += 1
                 continue
-        else:
-            values = classify(params, response, threshold=threshold)
-        report.asked += 1
-        report.outcomes[values["status"]] += 1
-        row = {"spec_key": key, "params": params, **values, "resolved_at": utcnow(), "reviewed_at": None,
-               "review_note": None}
-        with transaction(engine) as conn:
-            upsert(conn, catalog_matches, [row])
+            if not _ask(engine, client, key, params, threshold, report):
+                break
     return report
+
+
+@contextmanager
+def _spec_claim(engine: sa.Engine, key: str) -> Iterator[bool]:
+    """Hold the spec while it is asked, so concurrent runs ask the vendor once (AC-MATCH-1).
+
+    PostgreSQL: a session advisory lock per spec; whoever waited re-reads the cache and finds
+    the answer. SQLite (one machine, the local default): no lock across the vendor call,
+    which would hold the database's single write lock; the cache is re-read instead.
+    """
+    with engine.connect() as conn:
+        locked = is_postgres(conn)
+        if locked:
+            conn.execute(sa.select(sa.func.pg_advisory_lock(_LOCK_NAMESPACE, _lock_id(key))))
+            conn.commit()
+        try:
+            new, recheck = _due(conn, [key])
+            conn.commit()
+            yield key in new or key in recheck
+        finally:
+            if locked:
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(_LOCK_NAMESPACE, _lock_id(key))))
+                conn.commit()
+
+
+def _lock_id(key: str) -> int:
+    """A signed 32-bit id from the spec key (a hex digest)."""
+    return int(key[:8], 16) - 2**31
+
+
+def _ask(engine: sa.Engine, client: BestMatch, key: str, params: dict[str, str], threshold: float,
+         report: ResolveReport) -> bool:
+    """One bestmatch call for `key`, its answer cached; False when the loop must stop."""
+    try:
+        values = classify(params, client.bestmatch(params), threshold=threshold)
+    except AuthFailed:
+        raise
+    except (VendorBlocked, WaitBudgetExceeded) as exc:
+        report.failed.append(f"{key}: {exc}")
+        log.warning("catalogue resolution stopped: %s", exc)
+        return False
+    except VendorError as exc:
+        if exc.status != 400:
+            report.failed.append(f"{key}: {exc}")
+            return True
+        values = {"status": UNRESOLVED, "make_href": None, "model_href": None, "version_href": None,
+                  "fuel_type": None, "transmission": None, "confidence": None, "candidates": None,
+                  "response": {"_resolution": {"reason": f"the catalogue refused the parameters: {exc}"}}}
+    report.asked += 1
+    report.outcomes[values["status"]] += 1
+    row = {"spec_key": key, "params": params, **values, "resolved_at": utcnow(), "reviewed_at": None,
+           "review_note": None}
+    with transaction(engine) as conn:
+        upsert(conn, catalog_matches, [row])
+    return True
 
 
 def _remember_specs(conn: sa.Connection, by_vehicle: Mapping[str, str], now: datetime) -> None:
