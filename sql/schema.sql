@@ -668,5 +668,31 @@ COMMENT ON VIEW v_catalog_review IS 'One row per catalogue specification an oper
 
 UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
 
+-- Running upgrade 0003 -> 0004
+
+CREATE TABLE rejected_records (
+    id BIGSERIAL NOT NULL, 
+    source TEXT NOT NULL, 
+    kind TEXT NOT NULL, 
+    dealer_id TEXT, 
+    reason TEXT NOT NULL, 
+    run_id TEXT, 
+    received_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    raw JSONB, 
+    CONSTRAINT pk_rejected_records PRIMARY KEY (id)
+);
+
+COMMENT ON COLUMN rejected_records.kind IS 'stock, advertiser';
+
+COMMENT ON COLUMN rejected_records.dealer_id IS 'the dealer whose listing held it, when known';
+
+COMMENT ON COLUMN rejected_records.reason IS 'why it could not be keyed or normalized';
+
+COMMENT ON COLUMN rejected_records.raw IS 'the vendor record as received';
+
+CREATE INDEX ix_rejected_records_dealer_id_received_at ON rejected_records (dealer_id, received_at);
+
+UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';
+
 COMMIT;
 

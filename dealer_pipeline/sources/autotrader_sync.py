@@ -30,8 +30,8 @@ import sqlalchemy as sa
 
 from dealer_pipeline.canonical.apply import upsert_dealers
 from dealer_pipeline.canonical.autotrader import normalize_advertiser, normalize_stock
-from dealer_pipeline.sources.runs import ACTIVE, BaselineResult, apply_baseline, mark_left, record_run, \
-    rejection_summary
+from dealer_pipeline.sources.runs import ACTIVE, BaselineResult, apply_baseline, keep_rejected, mark_left, \
+    record_run, rejection_summary
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.repository import upsert
 from dealer_pipeline.store.schema import stock_enrichments, vehicles
@@ -71,11 +71,13 @@ def sync_advertisers(client: AutotraderClient, engine: sa.Engine, *, run_id: str
         raise
     now = utcnow()
     rows = []
+    unkeyed: list[tuple[Any, str]] = []
     for record in records:
         try:
             row = normalize_advertiser(record, received_at=now)
         except ValueError as exc:
             result.rejected.append(str(exc))
+            unkeyed.append((record, str(exc)))
             continue
         rows.append({**row, "left_at": None})
         (result.active if row["status"] == ACTIVE else result.inactive).append(row["source_dealer_id"])
@@ -83,6 +85,7 @@ def sync_advertisers(client: AutotraderClient, engine: sa.Engine, *, run_id: str
     listed_ids = {row["dealer_id"] for row in rows}
     with transaction(engine) as conn:
         applied = upsert_dealers(conn, rows, now=now)
+        keep_rejected(conn, unkeyed, source=SOURCE, kind="advertiser", dealer_id=None, run_id=run_id, now=now)
         if not result.rejected:  # an unkeyable record might be one of the dealers not listed
             result.left = mark_left(conn, SOURCE, listed_ids, now=now, extra={"source_updated_at": now})
         record_run(conn, SOURCE, dealer_id("*"), "advertisers", run_id, started, complete=not result.rejected,

@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from dealer_pipeline.canonical.apply import apply_vehicles, mark_missing_removed, upsert_dealers
 from dealer_pipeline.canonical.model import NormalizedBatch
 from dealer_pipeline.store.engine import transaction
-from dealer_pipeline.store.schema import dealers, sync_runs
+from dealer_pipeline.store.repository import insert_many
+from dealer_pipeline.store.schema import dealers, rejected_records, sync_runs
 from dealer_pipeline.store.types import utcnow
 
 ACTIVE = "active"
@@ -76,6 +77,14 @@ def mark_left(conn: sa.Connection, source: str, listed_dealer_ids: Iterable[str]
     return [row["source_dealer_id"] for row in rows]
 
 
+def keep_rejected(conn: sa.Connection, rejected: Sequence[tuple[Any, str]], *, source: str, kind: str,
+                  dealer_id: str | None, run_id: str | None, now: datetime) -> int:
+    """Store each record that could not be keyed or normalized, whole, with its reason (nothing is lost)."""
+    rows = [{"source": source, "kind": kind, "dealer_id": dealer_id, "reason": reason[:2000], "run_id": run_id,
+             "received_at": now, "raw": raw} for raw, reason in rejected]
+    return insert_many(conn, rejected_records, rows)
+
+
 def rejection_summary(rejected: Sequence[tuple[Any, str]]) -> str:
     """The three most common reasons records were rejected, with their counts."""
     reasons = Counter(reason for _, reason in rejected)
@@ -93,7 +102,8 @@ def apply_baseline(conn: sa.Connection, result: BaselineResult, batch: Normalize
     result.created, result.updated = applied.created, applied.updated
     result.unchanged, result.stale = applied.unchanged, applied.stale
     result.unknown_values = batch.unknown_values
-    result.rejected = len(batch.rejected)
+    result.rejected = keep_rejected(conn, batch.rejected, source=source, kind="stock", dealer_id=result.dealer_id,
+                                    run_id=run_id, now=now)
     if incomplete is not None:
         result.error = incomplete
     else:

@@ -257,6 +257,20 @@ stock_enrichments = sa.Table(
     sa.Column("payload", JSONDocument),
 )
 
+rejected_records = sa.Table(
+    "rejected_records",
+    metadata,
+    _id(),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False, comment="stock, advertiser"),
+    sa.Column("dealer_id", sa.Text, comment="the dealer whose listing held it, when known"),
+    sa.Column("reason", sa.Text, nullable=False, comment="why it could not be keyed or normalized"),
+    sa.Column("run_id", sa.Text),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("raw", JSONDocument, comment="the vendor record as received"),
+    sa.Index(None, "dealer_id", "received_at"),
+)
+
 quality_findings = sa.Table(
     "quality_findings",
     metadata,
