@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from dealer_pipeline.settings import Settings
 from dealer_pipeline.webhooks import keys, signatures, storage
+from dealer_pipeline.webhooks.budget import MAX_STORED_BODY, RejectionBudget
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,10 @@ class Intake:
         *,
         writer: storage.EventWriter | None = None,
         clock: Callable[[], float] = time.time,
+        rejections: RejectionBudget | None = None,
     ) -> None:
         self.engine = engine
+        self.rejections = rejections or RejectionBudget()
         self.writer = writer
         self._at_secret = settings.autotrader_webhook_secret
         self._ac_secret = settings.autocosmos_webhook_secret
@@ -110,8 +113,16 @@ class Intake:
         return decision.answer(stored)
 
     def reject(self, delivery: Delivery, status: int, reason: str, *, body_bytes: int | None = None) -> Answer:
-        """Record an invalid request; `body_bytes` set means the body was over the cap and not kept."""
+        """Record an invalid request, within the source's budget; `body_bytes` set means the body was
+        over the cap and not kept. The answer does not depend on the budget."""
         log.info("rejected %s webhook (%s): %s", delivery.source, status, reason)
+        record, suppressed = self.rejections.admit(delivery.source)
+        if not record:
+            return Answer(status)
+        if suppressed:
+            log.warning("%d refused %s webhooks were not recorded (over the rejection budget)", suppressed,
+                        delivery.source)
+            reason = f"{reason} (and {suppressed} earlier refused requests not recorded: over the budget)"
         storage.store_rejection(
             self.engine,
             source=delivery.source,
@@ -120,7 +131,7 @@ class Intake:
             reason=reason,
             remote_addr=delivery.remote_addr,
             headers=delivery.headers,
-            raw=delivery.raw if body_bytes is None else None,
+            raw=delivery.raw[:MAX_STORED_BODY] if body_bytes is None else None,
             body_bytes=len(delivery.raw) if body_bytes is None else body_bytes,
         )
         return Answer(status)
