@@ -2,10 +2,11 @@
 
 Starts the webhook receiver and the sandbox (which delivers its notifications to the
 receiver), syncs every sandbox dealer through the Dagster definitions into the embedded
-SQLite store in `dagster_home/`, replays a burst of
-signed notifications and applies them through the events sensor, publishes, and prints a
-summary. Every run lands in the instance in `DAGSTER_HOME`, so `dg dev` shows them after. The demo's
-store is the embedded SQLite file, recreated on every demo (never an operator's database).
+SQLite store in `dagster_home/`, replays a burst of signed notifications and applies them
+through the events sensor, publishes, changes published stock (price cuts, a reservation,
+a sale) and publishes again, and prints a summary. Every run lands in the instance in
+`DAGSTER_HOME`, so `dg dev` shows them after. The demo's store is the embedded SQLite file,
+recreated on every demo (never an operator's database).
 """
 
 from __future__ import annotations
@@ -50,24 +51,21 @@ def _use_sandbox(env: dict[str, str]) -> None:
     get_settings.cache_clear()
 
 
-def _autotrader_vehicles(engine: sa.Engine, limit: int) -> list[dict[str, Any]]:
+def _autotrader_vehicles(engine: sa.Engine, limit: int, *, published: bool = False) -> list[dict[str, Any]]:
+    """Available Autotrader vehicles; with `published`, only those live on Autocosmos."""
+    live = ("AND vehicle_id IN (SELECT vehicle_id FROM publications WHERE target = 'autocosmos' "
+            "AND state = 'active') " if published else "")
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
             "SELECT source_vehicle_id, dealer_id, price_amount FROM vehicles "
-            "WHERE source = 'autotrader' AND availability = 'available' ORDER BY vehicle_id LIMIT :n"
+            f"WHERE source = 'autotrader' AND availability = 'available' {live}ORDER BY vehicle_id LIMIT :n"
         ), {"n": limit}).mappings()
         return [dict(row) for row in rows]
 
 
-def _burst(sandbox: Any, engine: sa.Engine, size: int) -> dict[str, int]:
-    """Changes in the sandbox, each delivering signed notifications to the receiver."""
-    rng = random.Random(11)
-    sent: dict[str, int] = {}
-
-    def count(kind: str, answer: dict[str, Any]) -> None:
-        sent[kind] = sent.get(kind, 0) + 1
-
-    vehicles = _autotrader_vehicles(engine, size)
+def _stock_changes(sandbox: Any, vehicles: list[dict[str, Any]], count: Any, seed: int) -> None:
+    """Reservations, sales and price cuts (each price notification delivered twice)."""
+    rng = random.Random(seed)
     for i, vehicle in enumerate(vehicles):
         stock_id = vehicle["source_vehicle_id"]
         if i % 5 == 0:
@@ -77,6 +75,21 @@ def _burst(sandbox: Any, engine: sa.Engine, size: int) -> dict[str, int]:
         else:
             price = int(vehicle["price_amount"] or 10000) - rng.randrange(100, 900)
             count("price (delivered twice)", sandbox.change("autotrader", stock_id, price=price, duplicate=1))
+
+
+def _counter() -> tuple[dict[str, int], Any]:
+    sent: dict[str, int] = {}
+
+    def count(kind: str, _answer: dict[str, Any]) -> None:
+        sent[kind] = sent.get(kind, 0) + 1
+
+    return sent, count
+
+
+def _burst(sandbox: Any, engine: sa.Engine, size: int) -> dict[str, int]:
+    """Changes in the sandbox, each delivering signed notifications to the receiver."""
+    sent, count = _counter()
+    _stock_changes(sandbox, _autotrader_vehicles(engine, size), count, seed=11)
     world = sandbox.world()
     advertiser = next(d for d in world["autotrader"] if d["on_integration"])
     count("advertiser details", sandbox.control("POST", f"/autotrader/advertisers/{advertiser['advertiser_id']}/change",
@@ -89,6 +102,14 @@ def _burst(sandbox: Any, engine: sa.Engine, size: int) -> dict[str, int]:
     if agency is not None:
         count("autocosmos agency accepted", sandbox.control("POST", "/autocosmos/invitations/accept",
                                                             {"adminmail": agency}))
+    sandbox.settle()
+    return sent
+
+
+def _published_changes(sandbox: Any, engine: sa.Engine, size: int) -> dict[str, int]:
+    """Changes to stock that is already on the classifieds: updates, suspensions, archives follow."""
+    sent, count = _counter()
+    _stock_changes(sandbox, _autotrader_vehicles(engine, size, published=True), count, seed=12)
     sandbox.settle()
     return sent
 
@@ -142,6 +163,13 @@ def demo(dealers: int, vehicles: int, burst: int) -> None:
         publish_dealers(instance, on_run=show, report=report)
         for part in report.unavailable:
             click.echo(f"  {part}: not part of the definitions, skipped")
+
+        _step(f"changes to published stock ({burst // 2} vehicles), applied and published again")
+        for kind, n in _published_changes(sandbox, engine, burst // 2).items():
+            click.echo(f"  {kind:<28} {n}")
+        requested = driver.run_until_idle(interval=1, idle_ticks=2, timeout=120)
+        click.echo(f"  events sensor: {requested} more runs requested")
+        publish_dealers(instance, on_run=show, report=report)
 
         _step("summary")
         for line in summarize(engine).lines():
