@@ -12,7 +12,6 @@ within a second. `dealer-pipeline blocks resolve ID` lifts a block.
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from dealer_pipeline.http.snapshot import StoreSnapshot
 from dealer_pipeline.store.engine import is_postgres, transaction
 from dealer_pipeline.store.schema import api_blocks
 from dealer_pipeline.store.types import utcnow
@@ -76,13 +76,17 @@ class BlockRegistry:
     ) -> None:
         self.engine = engine
         self.vendor = vendor
-        self.cache_seconds = cache_seconds
         self.clock = clock
-        self._lock = threading.Lock()
-        self._blocks: list[Block] = []
-        self._read_at = float("-inf")
-        self._refreshing = False
+        self._blocks: StoreSnapshot[list[Block]] = StoreSnapshot([], cache_seconds=cache_seconds, copy=list)
         self._recorded: dict[int, float] = {}  # block id -> when this process recorded it
+
+    @property
+    def cache_seconds(self) -> float:
+        return self._blocks.cache_seconds
+
+    @cache_seconds.setter
+    def cache_seconds(self, seconds: float) -> None:
+        self._blocks.cache_seconds = seconds
 
     def find(self, *, dealer_id: str | None, service: str | None, method: str, path: str) -> Block | None:
         for block in self._snapshot():
@@ -131,31 +135,17 @@ class BlockRegistry:
                               created_at=now)
                 new_id = conn.execute(sa.insert(api_blocks).values(**values).returning(api_blocks.c.id)).scalar_one()
                 block = Block(id=new_id, **values)
-        with self._lock:
-            self._recorded[block.id] = time.monotonic()
-            if all(b.id != block.id for b in self._blocks):
-                self._blocks.append(block)
+        self._recorded[block.id] = time.monotonic()
+        self._blocks.update(lambda blocks: blocks if any(b.id == block.id for b in blocks) else [*blocks, block])
         return block
 
     def _snapshot(self) -> Sequence[Block]:
-        # One thread re-reads; the others keep using the copy meanwhile.
-        with self._lock:
-            fresh = time.monotonic() - self._read_at < self.cache_seconds
-            if fresh or (self._refreshing and self._read_at > float("-inf")):
-                return list(self._blocks)
-            self._refreshing = True
-        started = time.monotonic()
-        try:
-            blocks = list_blocks(self.engine, vendor=self.vendor)
-            with self._lock:
-                # Blocks this process recorded while the read ran may be missing from it: keep them.
-                read_ids = {b.id for b in blocks}
-                recent = [b for b in self._blocks if b.id not in read_ids and self._recorded.get(b.id, 0) >= started]
-                self._blocks = blocks + recent
-                self._read_at = started
-                return list(self._blocks)
-        finally:
-            self._refreshing = False
+        return self._blocks.get(lambda: list_blocks(self.engine, vendor=self.vendor), self._merge)
+
+    def _merge(self, held: list[Block], read: list[Block], started: float) -> list[Block]:
+        """Blocks this process recorded while the read ran may be missing from it: keep them."""
+        read_ids = {b.id for b in read}
+        return read + [b for b in held if b.id not in read_ids and self._recorded.get(b.id, 0) >= started]
 
 
 def _lock_key(identity: tuple[str | None, ...]) -> int:

@@ -9,13 +9,12 @@ a shorter pause never overwrites a longer one.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from dealer_pipeline.http.snapshot import StoreSnapshot
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.repository import upsert
 from dealer_pipeline.store.schema import api_pauses
@@ -34,12 +33,16 @@ class PauseBoard:
     ) -> None:
         self.engine = engine
         self.vendor = vendor
-        self.cache_seconds = cache_seconds
         self.clock = clock
-        self._lock = threading.Lock()
-        self._until: dict[str, datetime] = {}
-        self._read_at = float("-inf")
-        self._refreshing = False
+        self._until: StoreSnapshot[dict[str, datetime]] = StoreSnapshot({}, cache_seconds=cache_seconds, copy=dict)
+
+    @property
+    def cache_seconds(self) -> float:
+        return self._until.cache_seconds
+
+    @cache_seconds.setter
+    def cache_seconds(self, seconds: float) -> None:
+        self._until.cache_seconds = seconds
 
     def remaining(self, service: str | None) -> tuple[float, str | None]:
         """Seconds to wait before calling `service`, and the scope that imposes it."""
@@ -61,34 +64,26 @@ class PauseBoard:
                "cf_ray": cf_ray, "set_at": now}
         with transaction(self.engine) as conn:
             upsert(conn, api_pauses, [row], only_if=lambda new: api_pauses.c.paused_until < new.paused_until)
-        with self._lock:
-            if self._until.get(scope) is None or self._until[scope] < until:
-                self._until[scope] = until
+        self._until.update(lambda held: held if held.get(scope, until) > until else {**held, scope: until})
         return until
 
     def _snapshot(self) -> dict[str, datetime]:
-        # One thread re-reads; the others keep using the copy meanwhile (no connection pile-up).
-        with self._lock:
-            fresh = time.monotonic() - self._read_at < self.cache_seconds
-            if fresh or (self._refreshing and self._read_at > float("-inf")):
-                return dict(self._until)
-            self._refreshing = True
-        try:
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    sa.select(api_pauses.c.scope, api_pauses.c.paused_until).where(
-                        api_pauses.c.vendor == self.vendor, api_pauses.c.paused_until > self.clock()
-                    )
-                ).all()
-            with self._lock:
-                # Keep pauses this process set meanwhile; the store copy wins otherwise.
-                merged = {scope: until for scope, until in rows}
-                for scope, until in self._until.items():
-                    if until > merged.get(scope, until):
-                        merged[scope] = until
-                    merged.setdefault(scope, until)
-                self._until = {s: u for s, u in merged.items() if u > self.clock()}
-                self._read_at = time.monotonic()
-                return dict(self._until)
-        finally:
-            self._refreshing = False
+        return self._until.get(self._read, self._merge)
+
+    def _read(self) -> dict[str, datetime]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(api_pauses.c.scope, api_pauses.c.paused_until).where(
+                    api_pauses.c.vendor == self.vendor, api_pauses.c.paused_until > self.clock()
+                )
+            ).all()
+        return {scope: until for scope, until in rows}
+
+    def _merge(self, held: dict[str, datetime], read: dict[str, datetime], _started: float) -> dict[str, datetime]:
+        """Keep pauses this process set meanwhile (the longer one wins); drop those that ended."""
+        merged = dict(read)
+        for scope, until in held.items():
+            if until > merged.get(scope, until) or scope not in merged:
+                merged[scope] = until
+        now = self.clock()
+        return {s: u for s, u in merged.items() if u > now}
