@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dealer_pipeline.sandbox import uk_stock
+from dealer_pipeline.sandbox.control import json_object
 from dealer_pipeline.sandbox.faults import FaultRule
 from dealer_pipeline.sandbox.media import image_id as make_image_id
 from dealer_pipeline.sandbox.reference import (PLUGGABLE_FUEL_TYPES, UK_DERIVATIVES, UK_DERIVATIVES_BY_ID,
@@ -480,16 +481,7 @@ def _options(payload: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 
 async def _payload(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        payload = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ChangeError(f"body is not JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise ChangeError("body must be a JSON object")
-    return payload
+    return await json_object(request, ChangeError)
 
 
 def build_control_app(world: SandboxWorld, runtime: SandboxRuntime) -> Starlette:

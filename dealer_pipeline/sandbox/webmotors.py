@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dealer_pipeline.sandbox.control import json_object
 from dealer_pipeline.sandbox.faults import FaultRule
 from dealer_pipeline.sandbox.media import image_id as make_image_id
 from dealer_pipeline.sandbox.runtime import IssuedToken, SandboxRuntime
@@ -390,16 +391,7 @@ def build_control_app(world: SandboxWorld, runtime: SandboxRuntime) -> Starlette
     state: WebmotorsState = runtime.state.setdefault(VENDOR, WebmotorsState())
 
     async def payload_of(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if not raw.strip():
-            return {}
-        try:
-            payload = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ControlError(f"body is not JSON: {exc}") from None
-        if not isinstance(payload, dict):
-            raise ControlError("body must be a JSON object")
-        return payload
+        return await json_object(request, ControlError)
 
     def dealer_of(payload: dict[str, Any]) -> BrDealer:
         key = payload.pop("cnpj", None) or payload.pop("dealer", None) or payload.pop("dealer_id", None)
