@@ -1,9 +1,9 @@
 """The dealers file (`DEALER_PIPELINE_DEALERS_FILE`): which dealers are synced from Webmotors
 and where each dealer's stock is published.
 
-Validated on load: an unknown key, a malformed id, a missing env var or a duplicate dealer
-is a `DealersFileError` naming the dealer and the field. Credentials are referenced by
-env-var name in the file and resolved into `Secret`s here, so the file itself holds none.
+Validated on load by pydantic models: an unknown key, a malformed id, a missing env var or a
+duplicate dealer is a `DealersFileError` naming the dealer and the field. Credentials are
+referenced by env-var name in the file and resolved into `Secret`s here, so the file holds none.
 """
 
 from __future__ import annotations
@@ -12,44 +12,138 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
 
 import yaml
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, PrivateAttr, ValidationError, ValidationInfo,
+    field_validator, model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from dealer_pipeline.settings import Secret
+from dealer_pipeline.validation import ProblemTemplates, Text, describe
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_AUTOTRADER_ID = re.compile(r"^autotrader:(\d{1,20})$")
-_WEBMOTORS_ID = re.compile(r"^webmotors:(\d{14})$")
+_DEALER_ID = re.compile(r"^(?:autotrader:(?P<autotrader>\d{1,20})|webmotors:(?P<webmotors>\d{14}))$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_PROBLEMS: ProblemTemplates = {
+    "missing": "is required",
+    "string_type": "must be text",
+    "too_short": "must be a non-empty string",
+    "model_type": "must be a mapping",
+    "list_type": "must be a list",
+}
 
 
 class DealersFileError(ValueError):
     """The dealers file is unreadable or invalid; the message names the dealer and field."""
 
 
-@dataclass(frozen=True)
-class WebmotorsCredentials:
-    """The dealer's "Integrador de API" user; values resolved from the referenced env vars."""
+def cnpj_is_valid(digits: str) -> bool:
+    """The two CNPJ check digits (módulo 11) match the first twelve digits."""
+    if len(digits) != 14 or not digits.isdigit() or len(set(digits)) == 1:
+        return False
+    numbers = [int(c) for c in digits]
+    for position in (12, 13):
+        weights = list(range(position - 7, 1, -1)) + list(range(9, 1, -1))
+        remainder = sum(n * w for n, w in zip(numbers[:position], weights)) % 11
+        if numbers[position] != (0 if remainder < 2 else 11 - remainder):
+            return False
+    return True
 
-    username: str
-    password: Secret
+
+def _dealer_id(raw: str) -> str:
+    match = _DEALER_ID.match(raw)
+    if match is None:
+        raise ValueError("must be 'autotrader:<advertiserId digits>' or 'webmotors:<14 CNPJ digits>'")
+    if match["webmotors"] and not cnpj_is_valid(match["webmotors"]):
+        raise ValueError("has an invalid CNPJ (check digits do not match)")
+    return raw
+
+
+def _email(raw: str) -> str:
+    if not _EMAIL.match(raw):
+        raise ValueError(f"must be an e-mail address, got {raw!r}")
+    return raw
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class WebmotorsCredentials(_Strict):
+    """The dealer's "Integrador de API" user: env-var names in the file, values from the environment."""
+
     username_env: str
     password_env: str
+    _username: str = PrivateAttr()
+    _password: Secret = PrivateAttr()
+
+    @field_validator("username_env", "password_env")
+    @classmethod
+    def _set_in_environment(cls, name: str, info: ValidationInfo) -> str:
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"must be an environment variable name, got {name!r}")
+        if not _environ(info).get(name):
+            raise ValueError(f"names {name}, which is not set in the environment")
+        return name
+
+    @model_validator(mode="after")
+    def _resolve(self, info: ValidationInfo) -> WebmotorsCredentials:
+        self._username = _environ(info)[self.username_env]
+        self._password = Secret(_environ(info)[self.password_env])
+        return self
+
+    username = property(lambda self: self._username)
+    password = property(lambda self: self._password)
 
 
-@dataclass(frozen=True)
-class DealerEntry:
-    dealer_id: str
-    source: str
-    source_dealer_id: str
-    name: str | None
-    webmotors: WebmotorsCredentials | None
-    autocosmos_adminmail: str | None
-    autochat_dealership_id: str | None
+class AutocosmosTarget(_Strict):
+    adminmail: Annotated[str, AfterValidator(_email)]
+
+
+class AutochatTarget(_Strict):
+    dealership_id: Text
+
+
+class Publish(_Strict):
+    autocosmos: AutocosmosTarget | None = None
+    autochat: AutochatTarget | None = None
+
+
+class DealerEntry(_Strict):
+    dealer_id: Annotated[str, AfterValidator(_dealer_id)]
+    name: str | None = None
+    webmotors: WebmotorsCredentials | None = None
+    publish: Annotated[Publish, BeforeValidator(lambda raw: {} if raw is None else raw)] = Publish()
+
+    @model_validator(mode="after")
+    def _credentials_match_source(self) -> DealerEntry:
+        if self.source == "webmotors" and self.webmotors is None:
+            raise ValueError("webmotors (username_env, password_env) is required for a Webmotors dealer")
+        if self.source == "autotrader" and self.webmotors is not None:
+            raise ValueError("webmotors credentials are only for webmotors: dealers")
+        return self
+
+    source = property(lambda self: self.dealer_id.partition(":")[0])
+    source_dealer_id = property(lambda self: self.dealer_id.partition(":")[2])
+
+    @property
+    def autocosmos_adminmail(self) -> str | None:
+        return self.publish.autocosmos.adminmail if self.publish.autocosmos else None
+
+    @property
+    def autochat_dealership_id(self) -> str | None:
+        return self.publish.autochat.dealership_id if self.publish.autochat else None
 
     def publishes_to(self, target: str) -> bool:
         return {"autocosmos": self.autocosmos_adminmail, "autochat": self.autochat_dealership_id}.get(target) is not None
+
+
+class _Document(_Strict):
+    dealers: Annotated[list[DealerEntry], BeforeValidator(lambda raw: [] if raw is None else raw)] = []
 
 
 @dataclass(frozen=True)
@@ -68,106 +162,23 @@ class DealersFile:
         return next((d for d in self.dealers if (d.autocosmos_adminmail or "").lower() == wanted), None)
 
 
-def cnpj_is_valid(digits: str) -> bool:
-    """The two CNPJ check digits (módulo 11) match the first twelve digits."""
-    if len(digits) != 14 or not digits.isdigit() or len(set(digits)) == 1:
-        return False
-    numbers = [int(c) for c in digits]
-    for position in (12, 13):
-        weights = list(range(position - 7, 1, -1)) + list(range(9, 1, -1))
-        remainder = sum(n * w for n, w in zip(numbers[:position], weights)) % 11
-        if numbers[position] != (0 if remainder < 2 else 11 - remainder):
-            return False
-    return True
+def _environ(info: ValidationInfo) -> Mapping[str, str]:
+    return (info.context or {}).get("environ", os.environ)
 
 
-def _where(index: int, dealer_id: object) -> str:
-    return f"dealer {dealer_id!r}" if isinstance(dealer_id, str) and dealer_id else f"dealer #{index + 1}"
-
-
-def _check_keys(where: str, prefix: str, mapping: Any, allowed: set[str]) -> Mapping[str, Any]:
-    if not isinstance(mapping, Mapping):
-        raise DealersFileError(f"{where}: {prefix} must be a mapping")
-    unknown = sorted(set(mapping) - allowed)
-    if unknown:
-        raise DealersFileError(f"{where}: unknown key {prefix + '.' if prefix else ''}{unknown[0]}")
-    return mapping
-
-
-def _env_value(where: str, field: str, name: Any, environ: Mapping[str, str]) -> str:
-    if not isinstance(name, str) or not _ENV_NAME.match(name):
-        raise DealersFileError(f"{where}: {field} must be an environment variable name, got {name!r}")
-    value = environ.get(name)
-    if not value:
-        raise DealersFileError(f"{where}: {field} names {name}, which is not set in the environment")
-    return value
-
-
-def _webmotors(where: str, raw: Any, environ: Mapping[str, str]) -> WebmotorsCredentials:
-    section = _check_keys(where, "webmotors", raw, {"username_env", "password_env"})
-    for key in ("username_env", "password_env"):
-        if key not in section:
-            raise DealersFileError(f"{where}: webmotors.{key} is required")
-    return WebmotorsCredentials(
-        username=_env_value(where, "webmotors.username_env", section["username_env"], environ),
-        password=Secret(_env_value(where, "webmotors.password_env", section["password_env"], environ)),
-        username_env=section["username_env"],
-        password_env=section["password_env"],
-    )
-
-
-def _publish(where: str, raw: Any) -> tuple[str | None, str | None]:
-    section = _check_keys(where, "publish", raw or {}, {"autocosmos", "autochat"})
-    adminmail = dealership = None
-    if "autocosmos" in section:
-        target = _check_keys(where, "publish.autocosmos", section["autocosmos"], {"adminmail"})
-        adminmail = target.get("adminmail")
-        if not isinstance(adminmail, str) or not _EMAIL.match(adminmail):
-            raise DealersFileError(f"{where}: publish.autocosmos.adminmail must be an e-mail address, got {adminmail!r}")
-    if "autochat" in section:
-        target = _check_keys(where, "publish.autochat", section["autochat"], {"dealership_id"})
-        dealership = target.get("dealership_id")
-        if not isinstance(dealership, str) or not dealership.strip():
-            raise DealersFileError(f"{where}: publish.autochat.dealership_id must be a non-empty string")
-    return adminmail, dealership
-
-
-def _source_of(where: str, dealer_id: Any) -> tuple[str, str]:
-    if not isinstance(dealer_id, str):
-        raise DealersFileError(f"{where}: dealer_id is required (e.g. 'webmotors:03347828000109')")
-    if match := _AUTOTRADER_ID.match(dealer_id):
-        return "autotrader", match.group(1)
-    if match := _WEBMOTORS_ID.match(dealer_id):
-        if not cnpj_is_valid(match.group(1)):
-            raise DealersFileError(f"{where}: dealer_id has an invalid CNPJ (check digits do not match)")
-        return "webmotors", match.group(1)
-    raise DealersFileError(
-        f"{where}: dealer_id must be 'autotrader:<advertiserId digits>' or 'webmotors:<14 CNPJ digits>'"
-    )
-
-
-def _entry(index: int, raw: Any, environ: Mapping[str, str]) -> DealerEntry:
-    dealer_id = raw.get("dealer_id") if isinstance(raw, Mapping) else None
-    where = _where(index, dealer_id)
-    section = _check_keys(where, "", raw, {"dealer_id", "name", "webmotors", "publish"})
-    source, source_id = _source_of(where, dealer_id)
-    if source == "webmotors" and "webmotors" not in section:
-        raise DealersFileError(f"{where}: webmotors (username_env, password_env) is required for a Webmotors dealer")
-    if source == "autotrader" and "webmotors" in section:
-        raise DealersFileError(f"{where}: webmotors credentials are only for webmotors: dealers")
-    name = section.get("name")
-    if name is not None and not isinstance(name, str):
-        raise DealersFileError(f"{where}: name must be text")
-    adminmail, dealership = _publish(where, section.get("publish"))
-    return DealerEntry(
-        dealer_id=dealer_id,
-        source=source,
-        source_dealer_id=source_id,
-        name=name,
-        webmotors=_webmotors(where, section["webmotors"], environ) if source == "webmotors" else None,
-        autocosmos_adminmail=adminmail,
-        autochat_dealership_id=dealership,
-    )
+def _sentence(error: ErrorDetails, document: Any, path: Path) -> str:
+    """`dealer 'x': field problem` for an error inside a dealer, `path: field problem` otherwise."""
+    loc = list(error["loc"])
+    where = str(path)
+    if loc[:1] == ["dealers"] and len(loc) > 1 and isinstance(loc[1], int):
+        raw = document["dealers"][loc[1]]
+        dealer_id = raw.get("dealer_id") if isinstance(raw, Mapping) else None
+        where = f"dealer {dealer_id!r}" if isinstance(dealer_id, str) and dealer_id else f"dealer #{loc[1] + 1}"
+        loc = loc[2:]
+    field = ".".join(str(part) for part in loc)
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key {field}"
+    return f"{where}: {field + ' ' if field else ''}{describe(error, _PROBLEMS)}"
 
 
 def parse_dealers(text: str, *, path: Path, environ: Mapping[str, str] | None = None) -> DealersFile:
@@ -176,19 +187,20 @@ def parse_dealers(text: str, *, path: Path, environ: Mapping[str, str] | None = 
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise DealersFileError(f"{path}: not valid YAML: {exc}") from None
-    if document is None:
-        document = {"dealers": []}
-    _check_keys(str(path), "", document, {"dealers"})
-    raw_dealers = document.get("dealers") or []
-    if not isinstance(raw_dealers, list):
-        raise DealersFileError(f"{path}: dealers must be a list")
-    entries = [_entry(i, raw, env) for i, raw in enumerate(raw_dealers)]
-    seen: set[str] = set()
-    for entry in entries:
-        if entry.dealer_id in seen:
-            raise DealersFileError(f"dealer {entry.dealer_id!r}: listed twice")
-        seen.add(entry.dealer_id)
-    return DealersFile(path=path, dealers=tuple(entries))
+    document = {} if document is None else document
+    try:
+        dealers = _Document.model_validate(document, context={"environ": env}).dealers
+    except ValidationError as exc:
+        problem = _sentence(exc.errors()[0], document, path)
+    else:
+        seen: set[str] = set()
+        for entry in dealers:
+            if entry.dealer_id in seen:
+                raise DealersFileError(f"dealer {entry.dealer_id!r}: listed twice")
+            seen.add(entry.dealer_id)
+        return DealersFile(path=path, dealers=tuple(dealers))
+    # Raised outside the `except` so the ValidationError (which quotes inputs) is not chained.
+    raise DealersFileError(problem)
 
 
 def load_dealers(path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> DealersFile:

@@ -73,3 +73,12 @@ def test_the_database_password_never_prints() -> None:
 
 def test_secret_equality_without_exposure() -> None:
     assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
+
+
+def test_a_settings_error_carries_no_validation_trace() -> None:
+    """pydantic's own error quotes every input; ours names the variable and is not chained to it."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"AUTOTRADER_SECRET": " ", "DEALER_PIPELINE_FRESHNESS_HOURS": "soon"})
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+    assert "AUTOTRADER_SECRET is set but empty" in str(caught.value)
+    assert "DEALER_PIPELINE_FRESHNESS_HOURS must be a number, got 'soon'" in str(caught.value)
