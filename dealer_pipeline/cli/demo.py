@@ -5,22 +5,26 @@ receiver), syncs every sandbox dealer through the Dagster definitions into the e
 SQLite store in `dagster_home/`, replays a burst of signed notifications and applies them
 through the events sensor, publishes, changes published stock (price cuts, a reservation,
 a sale) and publishes again, and prints a summary. Every run lands in the instance in
-`DAGSTER_HOME`, so `dg dev` shows them after. The demo's store is the embedded SQLite file,
-recreated on every demo (never an operator's database).
+`DAGSTER_HOME`, so `dg dev` shows them after; the last line is that exact command. The terminal
+shows one line per run; Dagster's event stream stays in the instance (`--verbose` prints it too).
+The demo's store is the embedded SQLite file, recreated on every demo (never an operator's database).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shlex
+import sys
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import click
 import sqlalchemy as sa
 
-from dealer_pipeline.paths import dagster_home
+from dealer_pipeline.paths import dagster_home, project_root
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store import migrate
 from dealer_pipeline.store.engine import get_engine
@@ -114,14 +118,25 @@ def _published_changes(sandbox: Any, engine: sa.Engine, size: int) -> dict[str, 
     return sent
 
 
+def ui_command() -> str:
+    """The shell command that opens the Dagster UI on this instance, with the `dg` next to this Python."""
+    dg_cli = Path(sys.executable).parent / "dg"
+    return (f"cd {shlex.quote(str(project_root()))} && DAGSTER_HOME={shlex.quote(str(dagster_home()))} "
+            f"{shlex.quote(str(dg_cli))} dev")
+
+
 @click.command()
 @click.option("--dealers", default=3, show_default=True, help="Sandbox dealers per market.")
 @click.option("--vehicles", default=25, show_default=True, help="Sandbox vehicles per dealer.")
 @click.option("--burst", default=20, show_default=True, help="Vehicles changed in the notification burst.")
-def demo(dealers: int, vehicles: int, burst: int) -> None:
+@click.option("--verbose", is_flag=True, help="Print Dagster's event stream of every run as well.")
+@click.pass_context
+def demo(ctx: click.Context, dealers: int, vehicles: int, burst: int, verbose: bool) -> None:
     """Run the whole pipeline on the sandbox and the local store, and print what it did."""
-    import dagster as dg
+    from dealer_pipeline.cli import quiet  # imports Dagster: only when a command needs it
 
+    verbose = verbose or bool(ctx.find_root().params.get("verbose"))
+    quiet.quiet_warnings(verbose)
     from dealer_pipeline.defs.operations.driver import SensorDriver
     from dealer_pipeline.defs.sync import publish_dealers, sync
     from dealer_pipeline.reporting import summarize
@@ -145,7 +160,7 @@ def demo(dealers: int, vehicles: int, burst: int) -> None:
         click.echo(f"receiver {receiver.base_url}, sandbox {sandbox.base_url} "
                    f"({dealers} dealers per market x {vehicles} vehicles)")
 
-        instance = stack.enter_context(dg.DagsterInstance.get())
+        instance = stack.enter_context(quiet.instance(verbose))
         _step("syncing every dealer through the Dagster definitions")
         def show(run: Any) -> None:
             click.echo(f"  {'ok    ' if run.success else 'FAILED'} {run.label}" + (f": {run.error}" if run.error else ""))
@@ -176,6 +191,7 @@ def demo(dealers: int, vehicles: int, burst: int) -> None:
             click.echo(f"  {line}")
     failed = len(report.failed) + sum(1 for run in driver.runs if not run.success)
     click.echo(f"\n{len(report.runs) + len(driver.runs)} Dagster runs ({failed} failed) in "
-               f"{time.monotonic() - started:.0f} s; open the UI with `DAGSTER_HOME={dagster_home()} .venv/bin/dg dev`")
+               f"{time.monotonic() - started:.0f} s. Open the UI on them (then http://127.0.0.1:3000):")
+    click.echo(f"  {ui_command()}")
     if failed:
         raise SystemExit(1)
