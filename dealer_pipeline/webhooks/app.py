@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import logging
 from typing import AsyncIterator
+from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
 import sqlalchemy as sa
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -42,10 +43,16 @@ class _TooLarge(Exception):
         self.size = size
 
 
+def _declared_length(request: Request) -> int | None:
+    """Content-Length when it is plain ASCII digits (httptools has checked the framing)."""
+    declared = request.headers.get("content-length", "").strip()
+    return int(declared[:20]) if declared.isascii() and declared.isdigit() else None
+
+
 async def _read_capped(request: Request, cap: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap:
-        raise _TooLarge(int(declared))
+    declared = _declared_length(request)
+    if declared is not None and declared > cap:
+        raise _TooLarge(declared)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -54,6 +61,25 @@ async def _read_capped(request: Request, cap: int) -> bytes:
             raise _TooLarge(size)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _headers_and_query(request: Request) -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
+    """Headers (lower-cased names) and query parameters, and the names given more than once."""
+    headers: dict[str, str] = {}
+    repeated: set[str] = set()
+    for raw_name, raw_value in request.headers.raw:
+        name = raw_name.decode("latin-1").lower()
+        if name in headers:
+            repeated.add(name)
+            headers[name] += ", " + raw_value.decode("latin-1")
+        else:
+            headers[name] = raw_value.decode("latin-1")
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+        if name in query:
+            repeated.add("?" + name)
+        query.setdefault(name, value)
+    return headers, query, frozenset(repeated)
 
 
 def _response(answer: Answer) -> Response:
@@ -86,33 +112,36 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
     async def _run(fn, *args):  # type: ignore[no-untyped-def]
         return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
+    async def _record(intake: Intake, delivery: Delivery, status: int, reason: str, *,
+                      body_bytes: int | None = None) -> None:
+        """Record a refusal; the answer does not depend on it (the request is refused either way)."""
+        try:
+            await _run(lambda: intake.reject(delivery, status, reason, body_bytes=body_bytes))
+        except Exception as exc:  # noqa: BLE001 - a forensic row lost must not turn a 403 into a 500
+            log.error("could not record a rejected %s webhook: %s", delivery.source, type(exc).__name__)
+
     def _receiver(source: str):  # type: ignore[no-untyped-def]
         async def endpoint(request: Request) -> Response:
             intake: Intake = state["intake"]  # type: ignore[assignment]
             writer: storage.EventWriter = state["writer"]  # type: ignore[assignment]
             received_at = utcnow()
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            query = dict(request.query_params)
+            headers, query, repeated = _headers_and_query(request)
             remote = request.client.host if request.client else None
             try:
                 raw = await _read_capped(request, settings.webhook_max_bytes)
+            except ClientDisconnect:
+                log.info("a %s webhook's client went away before its body ended; nothing stored", source)
+                return Response(status_code=400)
             except _TooLarge as too_large:
-                delivery = Delivery(source, headers, query, b"", received_at, remote)
+                delivery = Delivery(source, headers, query, b"", received_at, remote, repeated)
                 reason = f"body over {settings.webhook_max_bytes} bytes"
-                size = too_large.size
-                try:
-                    await _run(lambda: intake.reject(delivery, 413, reason, body_bytes=size))
-                except sa.exc.SQLAlchemyError:
-                    log.exception("could not record a rejected %s webhook", source)
+                await _record(intake, delivery, 413, reason, body_bytes=too_large.size)
                 return Response(status_code=413)
-            delivery = Delivery(source, headers, query, raw, received_at, remote)
+            delivery = Delivery(source, headers, query, raw, received_at, remote, repeated)
             decision = intake.decide(delivery) if len(raw) <= INLINE_BYTES else await _run(intake.decide, delivery)
             if decision.row is None:
                 status = decision.reject_status or 403
-                try:
-                    await _run(intake.reject, delivery, status, decision.reject_reason or "rejected")
-                except sa.exc.SQLAlchemyError:  # the answer stays 403: the request is not authentic
-                    log.error("could not record a rejected %s webhook", source)
+                await _record(intake, delivery, status, decision.reject_reason or "rejected")
                 return Response(status_code=status)
             try:
                 stored = await asyncio.wrap_future(writer.submit(decision.row))

@@ -3,7 +3,7 @@
 `decide` is pure CPU work (signature, parsing, keys): the ASGI app runs it on the event loop
 for ordinary bodies and in a worker thread for large ones. Order matters: the raw bytes are
 authenticated before anything parses them; an authentic body that is not JSON is still
-stored (as `failed`, with the reason) and answered 400, so it is kept and it does not hold
+stored (as `failed`, with the reason) and answered 200, so it is kept and it does not hold
 up the events after it. `handle` is the blocking whole (decide, then write).
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from dealer_pipeline.settings import Settings
 from dealer_pipeline.webhooks import keys, signatures, storage
-from dealer_pipeline.webhooks.budget import MAX_STORED_BODY, RejectionBudget
+from dealer_pipeline.webhooks.budget import RejectionBudget
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class Delivery:
     raw: bytes
     received_at: datetime
     remote_addr: str | None = None
+    repeated: frozenset[str] = frozenset()  # header names (and "?param" names) given more than once
 
 
 @dataclass(frozen=True)
@@ -53,21 +54,57 @@ class Decision:
     reject_reason: str | None = None
 
     def answer(self, stored: storage.Stored) -> Answer:
-        if self.failed_reason is not None:
-            return Answer(400, {"status": "failed", "id": stored.event_id, "error": self.failed_reason})
-        if stored.created:
-            return Answer(200, {"status": "stored", "id": stored.event_id})
-        return Answer(200, {"status": "duplicate"})
+        if not stored.created:
+            return Answer(200, {"status": "duplicate"})
+        if self.failed_reason is not None:  # kept for an operator: the vendor must not resend it
+            return Answer(200, {"status": "failed", "id": stored.event_id, "error": self.failed_reason})
+        return Answer(200, {"status": "stored", "id": stored.event_id})
+
+
+#: Deeper JSON than any vendor sends; refused before anything walks it recursively.
+MAX_DEPTH = 64
+#: The credentials of each route: given twice, which one counts would be a guess.
+_AUTH_NAMES = {
+    keys.AUTOTRADER: ("autotrader-signature",),
+    keys.AUTOCOSMOS: ("notification-signature", "notification-timestamp", "notification-hook-id",
+                      "notification-topic"),
+    keys.WEBMOTORS: ("?token",),
+}
+
+
+def _too_deep(payload: Any, limit: int = MAX_DEPTH) -> bool:
+    stack: list[tuple[Any, int]] = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _parse(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     try:
         payload = json.loads(raw)
+    except RecursionError:
+        return None, f"body is JSON nested deeper than {MAX_DEPTH} levels"
     except (ValueError, UnicodeDecodeError) as exc:
-        return None, f"body is not JSON: {exc}"
+        return None, f"body is not JSON: {str(exc)[:200]}"
     if not isinstance(payload, dict):
         return None, f"body is JSON but not an object (got {type(payload).__name__})"
+    if _too_deep(payload):
+        return None, f"body is JSON nested deeper than {MAX_DEPTH} levels"
     return payload, None
+
+
+def _repeated_credential(delivery: Delivery) -> str | None:
+    for name in _AUTH_NAMES[delivery.source]:
+        if name in delivery.repeated:
+            what = f"query parameter {name[1:]}" if name.startswith("?") else f"header {name}"
+            return f"{what} given more than once"
+    return None
 
 
 class Intake:
@@ -99,6 +136,8 @@ class Intake:
         return self.answered(delivery, decision, stored)
 
     def decide(self, delivery: Delivery) -> Decision:
+        if (repeated := _repeated_credential(delivery)) is not None:
+            return Decision(reject_status=403, reject_reason=repeated)
         decide = {
             keys.AUTOTRADER: self._autotrader,
             keys.AUTOCOSMOS: self._autocosmos,
@@ -131,7 +170,7 @@ class Intake:
             reason=reason,
             remote_addr=delivery.remote_addr,
             headers=delivery.headers,
-            raw=delivery.raw[:MAX_STORED_BODY] if body_bytes is None else None,
+            raw=delivery.raw if body_bytes is None else None,
             body_bytes=len(delivery.raw) if body_bytes is None else body_bytes,
         )
         return Answer(status)
@@ -148,7 +187,7 @@ class Intake:
         payload, problem = _parse(delivery.raw)
         if payload is None:
             return self._failed(delivery, problem or "unparseable body")
-        return self._store(delivery, keys.autotrader_identity(payload, delivery.raw))
+        return self._store(delivery, lambda: keys.autotrader_identity(payload, delivery.raw))
 
     def _autocosmos(self, delivery: Delivery) -> Decision:
         hook_id = delivery.headers.get("notification-hook-id")
@@ -167,7 +206,7 @@ class Intake:
         payload, problem = _parse(delivery.raw)
         if payload is None:
             return self._failed(delivery, problem or "unparseable body", keys.autocosmos_identity(hook_id, topic, None))
-        return self._store(delivery, keys.autocosmos_identity(hook_id, topic, payload))
+        return self._store(delivery, lambda: keys.autocosmos_identity(hook_id, topic, payload))
 
     def _webmotors(self, delivery: Delivery) -> Decision:
         reason = signatures.verify_token(delivery.query.get("token"), self._wm_token.reveal())
@@ -176,9 +215,13 @@ class Intake:
         payload, problem = _parse(delivery.raw)
         if payload is None:
             return self._failed(delivery, problem or "unparseable body")
-        return self._store(delivery, keys.webmotors_identity(payload, delivery.raw))
+        return self._store(delivery, lambda: keys.webmotors_identity(payload, delivery.raw))
 
-    def _store(self, delivery: Delivery, identity: keys.EventIdentity) -> Decision:
+    def _store(self, delivery: Delivery, identify: Callable[[], keys.EventIdentity]) -> Decision:
+        try:
+            identity = identify()
+        except keys.UnusableField as exc:
+            return self._failed(delivery, str(exc))
         return Decision(row=storage.event_row(
             source=delivery.source,
             identity=identity,

@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 AUTOTRADER, AUTOCOSMOS, WEBMOTORS = "autotrader", "autocosmos", "webmotors"
+#: Largest version kept in `subject_version` (a signed 64-bit column on both backends).
+MAX_VERSION = 2**63 - 1
+
+
+class UnusableField(ValueError):
+    """A field the event's identity needs holds a value no column can take; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ def content_hash(payload: Any | None, raw: bytes) -> str:
     if payload is None:
         return "sha256:" + hashlib.sha256(raw).hexdigest()
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _text(value: Any) -> str | None:
@@ -45,12 +51,21 @@ def _text(value: Any) -> str | None:
 
 
 def _version(value: Any) -> int | None:
+    """A whole number 0..MAX_VERSION (ASCII digits when a string); None when absent or not a number;
+    `UnusableField` for a number out of range or written in other digits ("²", "٣")."""
     if isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isdigit():
+            return None
+        if not text.isascii() or len(text) > 19:
+            raise UnusableField(f"versionNumber {text[:40]!r} is not a whole number of ASCII digits up to 2^63-1")
+        value = int(text)
     if isinstance(value, int):
+        if not 0 <= value <= MAX_VERSION:
+            raise UnusableField(f"versionNumber {str(value)[:40]} is outside 0..2^63-1")
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
     return None
 
 

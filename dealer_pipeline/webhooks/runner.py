@@ -93,10 +93,13 @@ def start_receiver(
     log_level: str = "warning",
     startup_timeout: float = 30,
     store_required: bool = True,
+    extra_args: tuple[str, ...] = (),
+    log_path: str | os.PathLike[str] | None = None,
 ) -> ReceiverHandle:
     """Start `python -m dealer_pipeline.webhooks.server` with `env` added to this process's
     environment (e.g. DEALER_PIPELINE_DATABASE_URL, the webhook secrets); waits for /healthz
-    (to answer 200, or to answer at all when `store_required` is false)."""
+    (to answer 200, or to answer at all when `store_required` is false); `extra_args` go to the
+    server's command line (e.g. `("--header-timeout", "1")`); `log_path` receives its output."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
@@ -104,11 +107,15 @@ def start_receiver(
     port = sock.getsockname()[1]
     child_env = dict(os.environ, **(env or {}))
     argv = [sys.executable, "-m", "dealer_pipeline.webhooks.server", "--fd", str(sock.fileno()),
-            "--workers", str(workers), "--log-level", log_level]
+            "--workers", str(workers), "--log-level", log_level, *extra_args]
+    log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - the child writes to it
     try:
-        process = subprocess.Popen(argv, env=child_env, pass_fds=(sock.fileno(),), start_new_session=True)
+        process = subprocess.Popen(argv, env=child_env, pass_fds=(sock.fileno(),), start_new_session=True,
+                                   stdout=log, stderr=log)
     finally:
         sock.close()  # the child holds its own copy
+        if log is not None:
+            log.close()
     handle = ReceiverHandle(base_url=f"http://{host}:{port}", process=process)
     _wait_healthy(handle, startup_timeout, store_required=store_required)
     return handle

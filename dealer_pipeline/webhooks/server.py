@@ -16,13 +16,19 @@ import sys
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from dealer_pipeline.webhooks import guard
+
 APP_FACTORY = "dealer_pipeline.webhooks.app:create_app"
 
 
 def serve(
-    *, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, fd: int | None = None, log_level: str = "info"
+    *, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, fd: int | None = None, log_level: str = "info",
+    limits: guard.Limits = guard.Limits(),
 ) -> None:
-    """Run the receiver until interrupted; `fd` serves an already bound socket (no port race)."""
+    """Run the receiver until interrupted; `fd` serves an already bound socket (no port race).
+
+    `limits` bound what one client can hold: header bytes and count, read deadlines, open
+    connections per worker process (docs/webhooks.md, "Limits")."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(
         APP_FACTORY,
@@ -39,6 +45,7 @@ def serve(
         backlog=4096,
         timeout_graceful_shutdown=10,
     )
+    guard.configure(config, limits)
     # uvicorn's own `fd=` treats the descriptor as a Unix socket, which turns TCP_NODELAY off
     # (40 ms per request from delayed ACKs); a socket object built from it keeps its family.
     sock = socket.socket(fileno=fd) if fd is not None else config.bind_socket()
@@ -61,8 +68,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--fd", type=int, default=None)
     parser.add_argument("--log-level", default="info")
+    defaults = guard.Limits()
+    parser.add_argument("--header-timeout", type=float, default=defaults.header_timeout)
+    parser.add_argument("--body-timeout", type=float, default=defaults.body_timeout)
+    parser.add_argument("--max-connections", type=int, default=defaults.max_connections)
     args = parser.parse_args(argv)
-    serve(host=args.host, port=args.port, workers=args.workers, fd=args.fd, log_level=args.log_level)
+    limits = guard.Limits(header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+                          max_connections=args.max_connections)
+    serve(host=args.host, port=args.port, workers=args.workers, fd=args.fd, log_level=args.log_level, limits=limits)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ request is written alone, so latency at low load is one round trip.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
@@ -27,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dealer_pipeline.store.engine import create_store_engine, transaction
 from dealer_pipeline.store.schema import webhook_events, webhook_rejections
+from dealer_pipeline.webhooks.budget import MAX_STORED_BODY
 from dealer_pipeline.webhooks.keys import EventIdentity
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,15 @@ PENDING, FAILED = "pending", "failed"
 
 # Header names whose values are credentials; never stored.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+#: Identity fields are short in every real notification; longer values are cut (keys hashed),
+#: since a PostgreSQL index entry over ~2.7 KB fails the insert.
+MAX_KEY_CHARS = 200
+MAX_FIELD_CHARS = 500
+#: What one rejected request may add to `webhook_rejections`, in UTF-8 bytes per column.
+MAX_REJECTED_HEADER_BYTES = 8 * 1024
+MAX_REJECTED_HEADER_VALUE = 1024
+MAX_REASON_BYTES = 1024
+MAX_INT32 = 2**31 - 1
 
 
 def receiver_engine(url: str, *, pool_size: int) -> sa.Engine:
@@ -66,6 +77,43 @@ def storable_text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
 
 
+def clean_text(value: str) -> str:
+    """`value` as text both backends store: NULs and lone surrogates escaped."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def clip(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` bytes of UTF-8 (never inside a character)."""
+    encoded = text.encode("utf-8")
+    return text if len(encoded) <= max_bytes else encoded[:max_bytes].decode("utf-8", "ignore")
+
+
+def _field(value: str | None) -> str | None:
+    return None if value is None else clip(clean_text(value), MAX_FIELD_CHARS)
+
+
+def storable_key(key: str) -> str:
+    """The dedupe key as stored: a long or unusual one becomes its SHA-256 (still unique per value)."""
+    cleaned = clean_text(key)
+    if len(cleaned) <= MAX_KEY_CHARS and cleaned == key:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def rejected_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers of a refused request, bounded: values cut, and no more than fits the byte budget."""
+    kept: dict[str, str] = {}
+    used = 0
+    for name, value in storable_headers(headers).items():
+        name, value = clip(name, 128), clip(value, MAX_REJECTED_HEADER_VALUE)
+        used += len(name.encode()) + len(value.encode()) + 8
+        if used > MAX_REJECTED_HEADER_BYTES:
+            kept["..."] = f"{len(headers) - len(kept)} more headers not kept"
+            break
+        kept[name] = value
+    return kept
+
+
 @dataclass(frozen=True)
 class Stored:
     event_id: int | None  # None: a duplicate of an event stored before
@@ -84,11 +132,11 @@ def event_row(
 ) -> dict[str, Any]:
     return {
         "source": source,
-        "event_key": identity.event_key,
-        "event_type": identity.event_type,
-        "subject_id": identity.subject_id,
+        "event_key": storable_key(identity.event_key),
+        "event_type": _field(identity.event_type),
+        "subject_id": _field(identity.subject_id),
         "subject_version": identity.subject_version,
-        "dealer_id": identity.dealer_id,
+        "dealer_id": _field(identity.dealer_id),
         "received_at": received_at,
         "headers": storable_headers(headers),
         "body": storable_text(raw),
@@ -187,7 +235,13 @@ class EventWriter:
             results = insert_events(self.engine, [row for row, _ in group])
         except Exception as exc:  # noqa: BLE001 - retry alone, so one bad row fails only itself
             if len(group) == 1:
-                future = group[0][1]
+                row, future = group[0]
+                if not _is_store_outage(exc) and row["error"] != _LAST_RESORT:
+                    # The store is up but refused this row's values: keep it, stripped to its body.
+                    log.error("a %s event could not be stored as parsed (%s); stored as failed",
+                              row["source"], type(exc).__name__)
+                    self._write([(last_resort_row(row), future)])
+                    return
                 if future is not None:
                     future.set_exception(exc)
                 return
@@ -198,6 +252,23 @@ class EventWriter:
         for (_, future), stored in zip(group, results):
             if future is not None:
                 future.set_result(stored)
+
+
+_LAST_RESORT = "the store refused the values read from this event; kept as received"
+
+
+def _is_store_outage(exc: BaseException) -> bool:
+    """A lost or refused connection (retry later), as opposed to values the store will never take."""
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)) or \
+        getattr(exc, "connection_invalidated", False)
+
+
+def last_resort_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """`row` with nothing read from the body but its hash: a validly signed event is never lost."""
+    body = row["body"] or ""
+    return dict(row, event_key="sha256:" + hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest(),
+                event_type=None, subject_id=None, subject_version=None, dealer_id=None,
+                body=clean_text(body), status=FAILED, error=_LAST_RESORT)
 
 
 def store_rejection(
@@ -212,18 +283,20 @@ def store_rejection(
     raw: bytes | None,
     body_bytes: int | None,
 ) -> None:
-    """Keep an invalid request for forensics; `raw` is None when it was over the size cap."""
+    """Keep an invalid request for forensics, bounded in bytes whatever it carried: headers
+    and reason are cut, the body is kept up to `MAX_STORED_BODY` bytes; `raw` is None when it was
+    over the size cap. `body_bytes` is the full size (capped to the column's range)."""
     with transaction(engine) as conn:
         conn.execute(
             sa.insert(webhook_rejections).values(
                 source=source,
                 received_at=received_at,
                 http_status=http_status,
-                reason=reason,
+                reason=clip(clean_text(reason), MAX_REASON_BYTES),
                 remote_addr=remote_addr,
-                headers=storable_headers(headers),
-                body=storable_text(raw) if raw is not None else None,
-                body_bytes=body_bytes,
+                headers=rejected_headers(headers),
+                body=clip(storable_text(raw[:MAX_STORED_BODY]), MAX_STORED_BODY) if raw is not None else None,
+                body_bytes=min(body_bytes, MAX_INT32) if body_bytes is not None else None,
             )
         )
 

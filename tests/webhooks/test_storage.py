@@ -61,3 +61,20 @@ def test_a_request_that_went_away_does_not_stop_the_writer(store: sa.Engine) -> 
     with store.connect() as conn:
         keys = set(conn.execute(sa.select(webhook_events.c.event_key)).scalars())
     assert keys == {"gone:1", "here:1"}  # kept anyway: a redelivery finds it a duplicate
+
+
+def test_a_row_the_store_refuses_is_kept_as_failed_with_its_body(store: sa.Engine) -> None:
+    """Values no column takes (here a version past 64 bits) cost the row its parsed fields, not its body."""
+    writer = storage.EventWriter(store, threads=1)
+    try:
+        refused = dict(_row("v:1", b'{"versionNumber": 1180591620717411303424}'), subject_version=2**70)
+        result = writer.store(refused)
+        fine = writer.store(_row("v:2"))
+    finally:
+        writer.close()
+    assert result.created and fine.created
+    with store.connect() as conn:
+        kept = conn.execute(sa.select(webhook_events).where(webhook_events.c.id == result.event_id)).mappings().one()
+    assert kept["status"] == "failed" and kept["subject_version"] is None
+    assert kept["body"] == '{"versionNumber": 1180591620717411303424}'
+    assert kept["event_key"].startswith("sha256:") and "kept as received" in kept["error"]
