@@ -237,8 +237,9 @@ class VendorClient:
                     if attempt > 1:
                         self.stats.retries += 1
                 try:
-                    response = self.session.send(
-                        prepared, timeout=(policy.connect_timeout_seconds, policy.read_timeout_seconds)
+                    response = self.session.send(  # a redirect is never followed: it would carry our credentials
+                        prepared, timeout=(policy.connect_timeout_seconds, policy.read_timeout_seconds),
+                        allow_redirects=False,
                     )
                     text = response.text
                 except _TRANSPORT_ERRORS as exc:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from dealer_pipeline.http.blocks import is_request_block
 
@@ -129,6 +129,10 @@ class VendorPolicy:
     def classify(self, status: int, headers: Mapping[str, str], body: str) -> Verdict:
         if 200 <= status < 300:
             return Verdict(Action.OK)
+        if 300 <= status < 400:  # not followed: keys, secrets and tokens go to the base URL only
+            target = urlsplit(headers.get("Location") or "").hostname or "the same host"
+            return Verdict(Action.FAIL, reason=str(status),
+                           message=f"redirect ({status}) to {target} not followed: credentials are never re-sent")
         action = self.status_table.get(status)
         if action is None:
             action = Action.RETRY if status >= 500 else Action.FAIL

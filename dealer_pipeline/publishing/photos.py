@@ -10,12 +10,15 @@ URL in `photo_checks`, so a photo is fetched once per `max_age`, not once per ru
 from __future__ import annotations
 
 import io
+import ipaddress
 import logging
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import sqlalchemy as sa
@@ -33,6 +36,70 @@ MIN_WIDTH, MIN_HEIGHT = 640, 360
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 CHUNK_BYTES = 16 * 1024
 MAX_HEADER_BYTES = 1024 * 1024
+MAX_REDIRECTS = 5
+TOTAL_SECONDS = 30.0
+
+
+class Refused(Exception):
+    """The photo's URL may not be fetched (a non-public address, too many redirects, ...)."""
+
+
+def loopback_hosts(base_urls: Iterable[str]) -> frozenset[str]:
+    """`host:port` of the base URLs that point at this machine (the sandbox): its media host."""
+    hosts = set()
+    for url in base_urls:
+        host = urlsplit(url).hostname
+        if host and _is_loopback_name(host):
+            hosts.add(_host_port(url))
+    return frozenset(hosts)
+
+
+def _host_port(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def _is_loopback_name(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _not_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def check_host(url: str, allowed_hosts: frozenset[str]) -> None:
+    """Raise `Refused` unless every address `url`'s host resolves to is public (or it is allowed)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Refused("not an absolute http(s) URL")
+    if _host_port(url) in allowed_hosts:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                   type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise Refused(f"host {parts.hostname!r} does not resolve ({type(exc).__name__})") from None
+    for *_rest, sockaddr in infos:
+        if _not_public(sockaddr[0]):
+            raise Refused(f"host {parts.hostname!r} resolves to {sockaddr[0]}, not a public address")
+
+
+def _check_peer(response: requests.Response, url: str, allowed_hosts: frozenset[str]) -> None:
+    """The address actually connected to is public too (a name may resolve differently twice)."""
+    if _host_port(url) in allowed_hosts:
+        return
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None and _not_public(sock.getpeername()[0]):
+        raise Refused(f"connected to {sock.getpeername()[0]}, not a public address")
 
 
 @dataclass(frozen=True)
@@ -62,20 +129,28 @@ def judge(url: str, status: int | None, image_format: str | None, size: tuple[in
     return PhotoCheck(url, reason is None, status, image_format, width, height, reason, now)
 
 
-def _sniff(response: requests.Response, max_bytes: int) -> tuple[str | None, tuple[int, int] | None]:
-    """Read chunks until Pillow can tell the format and size (or `max_bytes` were read)."""
+def _sniff(response: requests.Response, max_bytes: int, deadline: float) -> tuple[str | None, tuple[int, int] | None]:
+    """Read chunks until Pillow can tell the format and size (or `max_bytes` were read, or the
+    deadline passed). A header claiming more pixels than Pillow accepts raises `Refused`."""
     buffer = bytearray()
-    for chunk in response.iter_content(CHUNK_BYTES):
+    while chunk := response.raw.read1(CHUNK_BYTES):  # what has arrived, so a trickle meets the deadline
         buffer += chunk
-        try:
-            with Image.open(io.BytesIO(bytes(buffer))) as image:
-                return image.format, image.size
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            if len(buffer) >= max_bytes:
-                break
+        found = _identify(bytes(buffer))
+        if found[0] is not None:
+            return found
+        if len(buffer) >= max_bytes:
+            break
+        if time.monotonic() > deadline:
+            raise Refused("no image header before the deadline")
+    return _identify(bytes(buffer))
+
+
+def _identify(data: bytes) -> tuple[str | None, tuple[int, int] | None]:
     try:
-        with Image.open(io.BytesIO(bytes(buffer))) as image:
+        with Image.open(io.BytesIO(data)) as image:
             return image.format, image.size
+    except Image.DecompressionBombError as exc:
+        raise Refused(f"decompression bomb: {exc}"[:200]) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None, None
 
@@ -85,13 +160,16 @@ class PhotoChecker:
 
     def __init__(self, engine: sa.Engine, *, max_age: timedelta = timedelta(hours=24), workers: int = 8,
                  timeout: tuple[float, float] = (5.0, 20.0), session: requests.Session | None = None,
-                 max_header_bytes: int = MAX_HEADER_BYTES) -> None:
+                 max_header_bytes: int = MAX_HEADER_BYTES, total_seconds: float = TOTAL_SECONDS,
+                 allowed_hosts: frozenset[str] = frozenset()) -> None:
         self.engine = engine
         self.max_age = max_age
         self.workers = workers
         self.timeout = timeout
         self.session = session or new_session(pool_size=max(workers, 4))
         self.max_header_bytes = max_header_bytes
+        self.total_seconds = total_seconds
+        self.allowed_hosts = allowed_hosts
         self.fetched = 0
         self.cache_hits = 0
 
@@ -99,25 +177,46 @@ class PhotoChecker:
         self.session.close()
 
     def fetch(self, url: str) -> PhotoCheck:
+        """The verdict on `url`; every failure (network, refusal, odd bytes) is the verdict's reason."""
         now = utcnow()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            return judge(url, None, None, None, now, "not an absolute http(s) URL")
         try:
-            with self.session.get(url, stream=True, timeout=self.timeout, allow_redirects=True) as response:
+            return self._fetch(url, now)
+        except Refused as exc:
+            return judge(url, None, None, None, now, f"refused: {exc}")
+        except requests.RequestException as exc:
+            return judge(url, None, None, None, now, f"unreachable: {type(exc).__name__}")
+        except Exception as exc:  # noqa: BLE001 - a malformed URL or odd bytes fail this photo, not the dealer
+            log.warning("photo check of one URL failed: %s", type(exc).__name__)
+            reason = f"could not be checked: {type(exc).__name__}: {exc}"[:300].replace("\x00", "\\x00")
+            return judge(url, None, None, None, now, reason)
+
+    def _fetch(self, url: str, now: datetime) -> PhotoCheck:
+        deadline = time.monotonic() + self.total_seconds
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            check_host(current, self.allowed_hosts)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Refused(f"no answer within {self.total_seconds:g} s")
+            timeout = (min(self.timeout[0], remaining), min(self.timeout[1], remaining))
+            with self.session.get(current, stream=True, timeout=timeout, allow_redirects=False) as response:
+                _check_peer(response, current, self.allowed_hosts)
+                if response.is_redirect:
+                    current = urljoin(current, response.headers["Location"])
+                    continue
                 if response.status_code != 200:
                     return judge(url, response.status_code, None, None, now, f"HTTP {response.status_code}")
-                image_format, size = _sniff(response, self.max_header_bytes)
+                image_format, size = _sniff(response, self.max_header_bytes, deadline)
                 if image_format is None:
                     return judge(url, 200, None, None, now, "not an image Pillow recognises")
                 return judge(url, 200, image_format, size, now)
-        except requests.RequestException as exc:
-            return judge(url, None, None, None, now, f"unreachable: {type(exc).__name__}")
+        raise Refused(f"more than {MAX_REDIRECTS} redirects")
 
     def check(self, urls: Iterable[str]) -> dict[str, PhotoCheck]:
         """A verdict for every URL: cached ones younger than `max_age`, the rest fetched and stored."""
         wanted = list(dict.fromkeys(u for u in urls if isinstance(u, str)))
-        found = self._cached(wanted)
+        storable = [u for u in wanted if "\x00" not in u]  # PostgreSQL text cannot hold NUL
+        found = self._cached(storable)
         self.cache_hits += len(found)
         missing = [u for u in wanted if u not in found]
         if missing:
@@ -125,7 +224,7 @@ class PhotoChecker:
                 fresh = list(pool.map(self.fetch, missing))
             self.fetched += len(fresh)
             with transaction(self.engine) as conn:
-                upsert(conn, photo_checks, [c.row() for c in fresh])
+                upsert(conn, photo_checks, [c.row() for c in fresh if "\x00" not in c.url])
             found.update({c.url: c for c in fresh})
         return found
 

@@ -25,8 +25,8 @@ from dealer_pipeline.defs.publishing.partitions import GROUP, PUBLISHED_DEALER
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.http import AuthFailed
 from dealer_pipeline.publishing.autocosmos import AutocosmosOptions, publish_dealer
-from dealer_pipeline.publishing.photos import PhotoChecker
-from dealer_pipeline.settings import Secret
+from dealer_pipeline.publishing.photos import PhotoChecker, loopback_hosts
+from dealer_pipeline.settings import Secret, get_settings
 from dealer_pipeline.vendors.autocosmos import AutocosmosClient, AutocosmosContract
 
 POOL = "autocosmos_api"
@@ -75,7 +75,11 @@ class AutocosmosResource(dg.ConfigurableResource):
 
     @contextmanager
     def photo_checker(self, engine: sa.Engine) -> Iterator[PhotoChecker]:
-        checker = PhotoChecker(engine, max_age=timedelta(hours=self.photo_max_age_hours), workers=self.photo_workers)
+        settings = get_settings()
+        # The sandbox serves its photos from its own loopback host: allowed only while it is the vendor.
+        sandbox = loopback_hosts([settings.autotrader_base_url, settings.webmotors_base_url])
+        checker = PhotoChecker(engine, max_age=timedelta(hours=self.photo_max_age_hours), workers=self.photo_workers,
+                               allowed_hosts=sandbox)
         try:
             yield checker
         finally:
