@@ -9,9 +9,10 @@ or exception text by accident.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated, Any, Mapping, NamedTuple
+from typing import Annotated, Any, Mapping, NamedTuple, Optional
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -115,6 +116,8 @@ class Settings(BaseModel):
     autotrader_secret: SecretText = _var("AUTOTRADER_SECRET", "sandbox-at-secret", "Autotrader API secret")
     autotrader_webhook_secret: SecretText = _var("AUTOTRADER_WEBHOOK_SECRET", "sandbox-at-webhook-secret",
                                                  "Autotrader notification secret")
+    autotrader_webhook_secret_previous: Optional[SecretText] = _var(
+        "AUTOTRADER_WEBHOOK_SECRET_PREVIOUS", None, "the notification secret being rotated out (also accepted)")
     autotrader_charge_times_enabled: bool = _var("AUTOTRADER_CHARGE_TIMES_ENABLED", "true",
                                                  "fetch charge times for EV/PHEV stock")
     autotrader_charge_times_path: Text = _var("AUTOTRADER_CHARGE_TIMES_PATH", "/stock/{stockId}/charge-times",
@@ -125,11 +128,15 @@ class Settings(BaseModel):
                                                "Webmotors app client secret")
     webmotors_leads_token: SecretText = _var("WEBMOTORS_LEADS_TOKEN", "sandbox-wm-leads-token",
                                              "secret token of the lead callback URL")
+    webmotors_leads_token_previous: Optional[SecretText] = _var(
+        "WEBMOTORS_LEADS_TOKEN_PREVIOUS", None, "the lead callback token being rotated out (also accepted)")
     autocosmos_base_url: HttpUrl = _var("AUTOCOSMOS_BASE_URL", f"{SANDBOX_URL}/autocosmos", "Autocosmos v3 base URL")
     autocosmos_app_key: Text = _var("AUTOCOSMOS_APP_KEY", "sandbox-ac-app-key", "Autocosmos AppKey")
     autocosmos_app_secret: SecretText = _var("AUTOCOSMOS_APP_SECRET", "sandbox-ac-app-secret", "Autocosmos AppSecret")
     autocosmos_webhook_secret: SecretText = _var("AUTOCOSMOS_WEBHOOK_SECRET", "sandbox-ac-webhook-secret-0001",
                                                  "Autocosmos webhook secret")
+    autocosmos_webhook_secret_previous: Optional[SecretText] = _var(
+        "AUTOCOSMOS_WEBHOOK_SECRET_PREVIOUS", None, "the webhook secret being rotated out (also accepted)")
     autochat_base_url: HttpUrl = _var("AUTOCHAT_BASE_URL", f"{SANDBOX_URL}/autochat", "Autochat API base URL")
     autochat_token_url: HttpUrl = _var("AUTOCHAT_TOKEN_URL", f"{SANDBOX_URL}/autochat/oauth/token",
                                        "Autochat token URL")
@@ -153,7 +160,49 @@ class Var(NamedTuple):
 
 
 VARIABLES: tuple[Var, ...] = tuple(Var(f.alias or n, f.description or "") for n, f in Settings.model_fields.items())
-_SECRET_VARIABLES = frozenset(f.alias for f in Settings.model_fields.values() if f.annotation is Secret)
+_SECRET_VARIABLES = frozenset(f.alias for f in Settings.model_fields.values()
+                              if f.annotation in (Secret, Optional[SecretText]))
+_ALIASES = {f.alias: name for name, f in Settings.model_fields.items()}
+
+# Each vendor's URLs and the variables that are its credentials. The defaults are the sandbox's
+# own (public, in this repository), so they apply only while every URL of that vendor is loopback.
+_VENDORS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("AUTOTRADER_BASE_URL",), ("AUTOTRADER_KEY", "AUTOTRADER_SECRET", "AUTOTRADER_WEBHOOK_SECRET")),
+    (("WEBMOTORS_BASE_URL",), ("WEBMOTORS_CLIENT_ID", "WEBMOTORS_CLIENT_SECRET", "WEBMOTORS_LEADS_TOKEN")),
+    (("AUTOCOSMOS_BASE_URL",), ("AUTOCOSMOS_APP_KEY", "AUTOCOSMOS_APP_SECRET", "AUTOCOSMOS_WEBHOOK_SECRET")),
+    (("AUTOCHAT_BASE_URL", "AUTOCHAT_TOKEN_URL"), ("AUTOCHAT_CLIENT_ID", "AUTOCHAT_CLIENT_SECRET")),
+)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """`localhost` or a loopback address: this machine, where the sandbox runs."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _outside_the_sandbox(settings: Settings, given: Mapping[str, str]) -> list[str]:
+    """Problems of the vendors configured away from loopback: plain http, sandbox credentials."""
+    problems = []
+    for url_names, secret_names in _VENDORS:
+        urls = {name: getattr(settings, _ALIASES[name]) for name in url_names}
+        remote = [name for name, url in urls.items() if not is_loopback_host(urlsplit(url).hostname)]
+        if not remote:
+            continue
+        problems += [f"{name} must be https outside the local sandbox, got {urls[name]!r}"
+                     for name in remote if urlsplit(urls[name]).scheme != "https"]
+        for name in secret_names:
+            default = Settings.model_fields[_ALIASES[name]].default
+            if name not in given:
+                problems.append(f"{name} must be set: {remote[0]} is not the local sandbox")
+            elif given[name].strip() == default:
+                problems.append(f"{name} is the sandbox's public value: {remote[0]} is not the local sandbox")
+    return problems
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -161,10 +210,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     given = {var.name: env[var.name] for var in VARIABLES if var.name in env}
     try:
-        return Settings.model_validate(given)
+        settings = Settings.model_validate(given)
     except ValidationError as exc:
         problems = [f"{error['loc'][0]} {describe(error, _PROBLEMS, secret=error['loc'][0] in _SECRET_VARIABLES)}"
                     for error in exc.errors()]
+    else:
+        problems = _outside_the_sandbox(settings, given)
+        if not problems:
+            return settings
     # Raised outside the `except` so the ValidationError (which quotes inputs) is not chained.
     raise SettingsError("; ".join(problems))
 

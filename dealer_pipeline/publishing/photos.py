@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from PIL import Image, UnidentifiedImageError
 
 from dealer_pipeline.http import new_session
+from dealer_pipeline.settings import is_loopback_host
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.repository import upsert
 from dealer_pipeline.store.schema import photo_checks
@@ -49,7 +50,7 @@ def loopback_hosts(base_urls: Iterable[str]) -> frozenset[str]:
     hosts = set()
     for url in base_urls:
         host = urlsplit(url).hostname
-        if host and _is_loopback_name(host):
+        if is_loopback_host(host):
             hosts.add(_host_port(url))
     return frozenset(hosts)
 
@@ -57,15 +58,6 @@ def loopback_hosts(base_urls: Iterable[str]) -> frozenset[str]:
 def _host_port(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-
-
-def _is_loopback_name(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _not_public(address: str) -> bool:

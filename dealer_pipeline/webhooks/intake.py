@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 
-from dealer_pipeline.settings import Settings
+from dealer_pipeline.settings import Secret, Settings
 from dealer_pipeline.webhooks import keys, signatures, storage
 from dealer_pipeline.webhooks.budget import RejectionBudget
 
@@ -107,6 +107,16 @@ def _repeated_credential(delivery: Delivery) -> str | None:
     return None
 
 
+def _secrets(current: Secret, previous: Secret | None) -> tuple[str, ...]:
+    return (current.reveal(),) + ((previous.reveal(),) if previous is not None else ())
+
+
+def _first_valid(secrets: tuple[str, ...], verify: Callable[[str], str | None]) -> str | None:
+    """None when `verify` accepts the delivery with any of `secrets`, else the current secret's reason."""
+    reasons = [verify(secret) for secret in secrets]  # every secret is tried: no timing hint of which
+    return None if None in reasons else reasons[0]
+
+
 class Intake:
     """Decides on deliveries for the three vendors against one store and one set of secrets."""
 
@@ -122,9 +132,10 @@ class Intake:
         self.engine = engine
         self.rejections = rejections or RejectionBudget()
         self.writer = writer
-        self._at_secret = settings.autotrader_webhook_secret
-        self._ac_secret = settings.autocosmos_webhook_secret
-        self._wm_token = settings.webmotors_leads_token
+        # The current secret, then the one being rotated out (our rotation: both are accepted).
+        self._at_secrets = _secrets(settings.autotrader_webhook_secret, settings.autotrader_webhook_secret_previous)
+        self._ac_secrets = _secrets(settings.autocosmos_webhook_secret, settings.autocosmos_webhook_secret_previous)
+        self._wm_tokens = _secrets(settings.webmotors_leads_token, settings.webmotors_leads_token_previous)
         self._clock = clock
 
     def handle(self, delivery: Delivery) -> Answer:
@@ -176,12 +187,8 @@ class Intake:
         return Answer(status)
 
     def _autotrader(self, delivery: Delivery) -> Decision:
-        reason = signatures.verify_autotrader(
-            delivery.headers.get("autotrader-signature"),
-            delivery.raw,
-            self._at_secret.reveal(),
-            now=self._clock(),
-        )
+        reason = _first_valid(self._at_secrets, lambda secret: signatures.verify_autotrader(
+            delivery.headers.get("autotrader-signature"), delivery.raw, secret, now=self._clock()))
         if reason:
             return Decision(reject_status=403, reject_reason=reason)
         payload, problem = _parse(delivery.raw)
@@ -192,14 +199,9 @@ class Intake:
     def _autocosmos(self, delivery: Delivery) -> Decision:
         hook_id = delivery.headers.get("notification-hook-id")
         topic = delivery.headers.get("notification-topic")
-        reason = signatures.verify_autocosmos(
-            hook_id,
-            delivery.headers.get("notification-timestamp"),
-            topic,
-            delivery.headers.get("notification-signature"),
-            self._ac_secret.reveal(),
-            now=self._clock(),
-        )
+        reason = _first_valid(self._ac_secrets, lambda secret: signatures.verify_autocosmos(
+            hook_id, delivery.headers.get("notification-timestamp"), topic,
+            delivery.headers.get("notification-signature"), secret, now=self._clock()))
         if reason:
             return Decision(reject_status=403, reject_reason=reason)
         assert hook_id is not None
@@ -209,7 +211,7 @@ class Intake:
         return self._store(delivery, lambda: keys.autocosmos_identity(hook_id, topic, payload))
 
     def _webmotors(self, delivery: Delivery) -> Decision:
-        reason = signatures.verify_token(delivery.query.get("token"), self._wm_token.reveal())
+        reason = _first_valid(self._wm_tokens, lambda token: signatures.verify_token(delivery.query.get("token"), token))
         if reason:
             return Decision(reject_status=403, reject_reason=reason)
         payload, problem = _parse(delivery.raw)
