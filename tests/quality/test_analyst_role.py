@@ -88,3 +88,32 @@ def test_the_role_grants_exactly_the_analyst_views() -> None:
 def test_the_role_is_refused_on_sqlite(store: sa.Engine) -> None:
     with pytest.raises(ValueError, match="only on PostgreSQL"):
         views.apply_analyst_role(store)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_analyst_has_no_temp_objects_barrier_views_and_a_statement_timeout(
+    store: sa.Engine, store_url: str, analyst_url: str
+) -> None:
+    views.apply_analyst_role(store)  # again, now that the login exists: its timeout is set
+    engine = create_store_engine(analyst_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "1min"
+        for statement in ("CREATE TEMP TABLE scratch (x int)",
+                          "CREATE FUNCTION pg_temp.peek(text) RETURNS bool LANGUAGE sql AS 'SELECT true'"):
+            with engine.connect() as conn, pytest.raises(sa.exc.ProgrammingError) as denied:
+                conn.exec_driver_sql(statement)
+            assert isinstance(denied.value.orig, psycopg2.errors.InsufficientPrivilege), statement
+    finally:
+        engine.dispose()
+    with store.connect() as conn:
+        options = dict(conn.exec_driver_sql(
+            "SELECT relname, reloptions FROM pg_class WHERE relkind = 'v' AND relnamespace = 'public'::regnamespace").all())
+        acl = conn.exec_driver_sql("SELECT datacl::text FROM pg_database WHERE datname = current_database()").scalar()
+        owner_has_temp = conn.exec_driver_sql(
+            "SELECT has_database_privilege(current_user, current_database(), 'TEMP')").scalar()
+    for name in views.view_names():  # every view the role can read (others are not granted)
+        assert "security_barrier=true" in (options[name] or []), (name, options[name])
+    public_entries = [entry for entry in acl.strip("{}").split(",") if entry.startswith("=")]
+    assert all("T" not in entry.split("/")[0] for entry in public_entries), acl  # PUBLIC: no TEMP
+    assert owner_has_temp  # the pipeline's own bulk upserts keep their temporary tables
