@@ -24,6 +24,8 @@ from typing import Iterator
 
 ADMIN_USER = "postgres"
 URL_VARIABLE = "DEALER_PIPELINE_TEST_PG_URL"
+#: Servers this process started: port -> (data dir, a directory the server user can read).
+_STARTED: dict[int, tuple[Path, str]] = {}
 
 
 def free_port() -> int:
@@ -64,13 +66,21 @@ def throwaway_postgres() -> Iterator[str]:
               "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"], cwd)
         options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
         _run(["pg_ctl", "-D", str(data), "-l", str(root / "server.log"), "-w", "-o", options, "start"], cwd)
+        _STARTED[port] = (data, cwd)
         try:
             yield f"postgresql+psycopg2://{ADMIN_USER}:{password}@127.0.0.1:{port}/postgres"
         finally:
+            _STARTED.pop(port, None)
             subprocess.run(_as_server_user(["pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"]),
                            cwd=cwd, capture_output=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def restart_postgres(url: str) -> None:
+    """Restart (fast shutdown: every session is cut) a server `throwaway_postgres` started here."""
+    data, cwd = _STARTED[int(url.rsplit("@", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])]
+    _run(["pg_ctl", "-D", str(data), "-l", str(data.parent / "server.log"), "-m", "fast", "-w", "restart"], cwd)
 
 
 def main(argv: list[str]) -> int:
