@@ -116,11 +116,15 @@ class _Tally:
         self.requests = 0
         self.stored = 0
         self.signed = 0
+        self.duplicates = 0
+        self.stored_status: Counter[str] = Counter()
 
     def report(self) -> str:
         by_status = ", ".join(f"{route} {status}: {n}" for (route, status), n in sorted(self.statuses.items()))
-        return (f"fuzz: {self.requests} requests, {self.signed} validly signed, {self.stored} stored rows "
-                f"verified; statuses: {by_status}")
+        kept = ", ".join(f"{status} {n}" for status, n in sorted(self.stored_status.items()))
+        return (f"fuzz: {self.requests} requests, {self.signed} validly signed (within the size cap): "
+                f"{self.stored} new rows verified in the store ({kept}), {self.duplicates} answered as duplicates "
+                f"of a row already stored; answers: {by_status}")
 
 
 @pytest.fixture(scope="module")
@@ -152,11 +156,13 @@ def test_fuzz_receiver_route(route: str, receiver: ReceiverHandle, module_engine
             assert status == 200, answer[:200]
             outcome = json.loads(answer)
             if outcome["status"] == "duplicate":
+                tally.duplicates += 1
                 return  # the same body (or stock version) drawn twice: stored the first time
             (row,) = rows(module_engine, "SELECT source, body, status FROM webhook_events WHERE id = :i",
                           i=outcome["id"])
             assert row["source"] == route and row["body"] == storable_text(body)
             tally.stored += 1
+            tally.stored_status[row["status"]] += 1
         elif signed == "valid":
             assert status == 413
         else:
