@@ -98,3 +98,45 @@ def test_per_dealer_schedules_request_one_keyed_run_per_partition() -> None:
         audit = defs.resolve_schedule_def("autocosmos_audit_schedule").evaluate_tick(
             dg.build_schedule_context(instance=instance, repository_def=repository)).run_requests
         assert all(r.run_config == {"ops": {"publishing__autocosmos": {"config": {"audit": True}}}} for r in audit)
+
+
+def test_every_asset_has_owners_kinds_and_tags() -> None:
+    """The catalogue can be filtered by owner, kind (store, vendor, libraries) and the domain/grain tags."""
+    from dealer_pipeline.definitions import defs
+    from dealer_pipeline.defs.labels import OWNERS
+
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    for key, spec in specs.items():
+        assert list(spec.owners) == OWNERS, key
+        assert {"domain", "grain"} <= set(spec.tags), key
+        assert spec.kinds & {"sqlite", "postgres", "yaml"}, f"{key}: no kind says where it lives"
+        vendor = spec.tags.get("vendor")
+        assert vendor is None or vendor in spec.kinds, key
+    assert {"pandas", "great_expectations", "sqlite"} <= specs["canonical/vehicles"].kinds
+    assert {"api", "autotrader"} <= specs["autotrader/stock"].kinds and specs["autotrader/stock"].tags["grain"] == "dealer"
+
+
+def test_the_store_kind_follows_the_database_url(tmp_path: Path) -> None:
+    probe = ("from dealer_pipeline.definitions import defs; "
+             "print(sorted(next(s for s in defs.resolve_all_asset_specs() "
+             "if s.key.to_user_string() == 'canonical/vehicles').kinds))")
+    env = dict(os.environ, DAGSTER_HOME=str(tmp_path),
+               DEALER_PIPELINE_DATABASE_URL="postgresql+psycopg2://u@localhost/store")
+    result = subprocess.run([sys.executable, "-W", "ignore", "-c", probe], cwd=project_root(), env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "postgres" in result.stdout and "sqlite" not in result.stdout
+
+
+def test_canonical_vehicles_carries_the_column_schema_of_the_table() -> None:
+    import dagster as dg
+
+    from dealer_pipeline.definitions import defs
+    from dealer_pipeline.store.schema import vehicles
+
+    spec = next(s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey(["canonical", "vehicles"]))
+    schema = spec.metadata["dagster/column_schema"]
+    assert [c.name for c in schema.columns] == [c.name for c in vehicles.columns]
+    by_name = {c.name: c for c in schema.columns}
+    assert by_name["vehicle_id"].constraints.unique and not by_name["vehicle_id"].constraints.nullable
+    assert by_name["price_amount"].type == "numeric(14, 2)" and by_name["price_amount"].description

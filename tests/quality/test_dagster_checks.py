@@ -40,6 +40,13 @@ def _value(evaluation: Any, key: str) -> Any:
     return evaluation.metadata[key].value
 
 
+def _records(evaluation: Any, key: str) -> list[dict[str, Any]]:
+    """The rows of a table metadata value (`MetadataValue.table`, with its schema)."""
+    table = evaluation.metadata[key]
+    assert isinstance(table, dg.TableMetadataValue) and table.schema is not None, f"{key} is not a table"
+    return [record.data for record in table.records]
+
+
 def test_table_asset_and_checks_report_what_is_wrong(store: sa.Engine, store_url: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEALER_PIPELINE_FRESHNESS_HOURS", "12")
@@ -63,6 +70,9 @@ def test_table_asset_and_checks_report_what_is_wrong(store: sa.Engine, store_url
     assert materialization.metadata["dagster/row_count"].value == 8
     assert materialization.metadata["by_source"].value == {"autotrader": 5, "webmotors": 3}
     assert materialization.metadata["by_availability"].value == {"available": 7, "sold": 1}
+    by_dealer = {r.data["dealer_id"]: r.data for r in materialization.metadata["by_dealer"].records}
+    assert (by_dealer[UK_DEALER]["available"], by_dealer[UK_DEALER]["sold"], by_dealer[UK_DEALER]["total"]) == (3, 1, 4)
+    assert by_dealer[UK_DEALER_2]["total"] == 1 and by_dealer[BR_DEALER]["total"] == 3
 
     checks = _evaluations(result)
     assert set(checks) == {next(iter(c.check_specs)).name for c in CANONICAL_CHECKS}
@@ -74,7 +84,10 @@ def test_table_asset_and_checks_report_what_is_wrong(store: sa.Engine, store_url
     assert not rules.passed and rules.severity == dg.AssetCheckSeverity.ERROR
     failures = _value(rules, "failures_per_rule")
     assert failures["price_range"] == 1 and failures["model_year_range"] == 1 and sum(failures.values()) == 2
-    assert cheap["vehicle_id"] in _value(rules, "examples") and "11.00 GBP outside" in _value(rules, "examples")
+    examples = _records(rules, "examples")
+    assert [c.name for c in rules.metadata["examples"].schema.columns] == ["rule", "vehicle_id", "dealer_id", "reason"]
+    assert any(r["vehicle_id"] == cheap["vehicle_id"] and "11.00 GBP outside" in r["reason"] for r in examples)
+    assert {r["rule"]: r["failing_vehicles"] for r in _records(rules, "failures_table")} == failures
     assert "FROM v_data_quality" in _value(rules, "findings_query")
     with store.connect() as conn:
         stored = dict(conn.execute(sa.select(quality_findings.c.vehicle_id, quality_findings.c.check_name)).all())
@@ -92,7 +105,9 @@ def test_table_asset_and_checks_report_what_is_wrong(store: sa.Engine, store_url
     assert year["failing_examples"] == [{"vehicle_id": old_car["vehicle_id"], "value": 1932}]
     assert results["vehicle_id is unique"]["success"] is True
     assert results["the canonical table is not empty"]["observed"] == 8
-    assert "model year is plausible" in _value(ge, "expectations")
+    expectations = {r["what_it_means"]: r for r in _records(ge, "expectations")}
+    assert expectations["model year is plausible"]["success"] is False
+    assert expectations["vehicle_id is unique"]["success"] is True
     assert _value(ge, "expectations_failed") == 2  # GBP prices and model year (`other` is a canonical fuel)
     assert {r["description"] for r in _value(ge, "results") if not r["success"]} == {
         "GBP prices are plausible", "model year is plausible"}
@@ -105,11 +120,14 @@ def test_table_asset_and_checks_report_what_is_wrong(store: sa.Engine, store_url
     assert not fresh.passed and fresh.severity == dg.AssetCheckSeverity.WARN
     assert [d["dealer_id"] for d in _value(fresh, "details")] == [BR_DEALER]  # 20 h > 12 h
     assert _value(fresh, "max_age_hours") == 12
+    assert [r["dealer_id"] for r in _records(fresh, "warnings")] == [BR_DEALER]
 
     other = checks["other_vocabulary_share"]
     assert not other.passed and other.severity == dg.AssetCheckSeverity.WARN
     assert _value(other, "unmapped_vendor_values")["fuel_type"] == {"Wood Gas": 1}
     assert _value(other, "fuel_type_other_share") == round(1 / 7, 4)
+    worst = _records(other, "dealers_by_share")[0]
+    assert worst["dealer_id"] == UK_DEALER and worst["fuel_type_other_share"] == round(1 / 3, 4)
 
 
 def test_the_suite_passes_on_clean_stock(store: sa.Engine) -> None:

@@ -8,19 +8,32 @@ its checks judge it.
 from __future__ import annotations
 
 import dagster as dg
+import sqlalchemy as sa
 
 from dealer_pipeline.defs.canonical.checks import VEHICLES
-from dealer_pipeline.defs.canonical.metadata import markdown_table
+from dealer_pipeline.defs.canonical.metadata import table
+from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.quality.limits import AVAILABILITIES
 from dealer_pipeline.quality.summary import summarize_vehicles
+from dealer_pipeline.store.schema import vehicles
 
 
 #: The source assets that write `vehicles` (keys, not imports: the sources import this domain's checks).
 SOURCE_STOCK = [dg.AssetKey(["autotrader", "stock"]), dg.AssetKey(["webmotors", "stock"])]
 
 
+def column_schema(table_: sa.Table) -> dg.TableSchema:
+    """A table's columns as the UI lists them: name, SQL type, nullability, key, and its comment."""
+    return dg.TableSchema(columns=[
+        dg.TableColumn(column.name, str(column.type).lower(), description=column.comment,
+                       constraints=dg.TableColumnConstraints(nullable=column.nullable, unique=column.primary_key))
+        for column in table_.columns])
+
+
 @dg.asset(key=VEHICLES, group_name="canonical", deps=SOURCE_STOCK,
+          metadata={"dagster/column_schema": column_schema(vehicles)},
+          **labels("canonical", "pandas", "great_expectations", grain="table"),
           description="One row per vehicle from every source, in the canonical shape (table `vehicles`).")
 def canonical_vehicles(store: StoreResource) -> dg.MaterializeResult:
     with store.engine().connect() as conn:
@@ -32,7 +45,7 @@ def canonical_vehicles(store: StoreResource) -> dg.MaterializeResult:
         "dealers": dg.MetadataValue.int(summary.dealers),
         "by_source": dg.MetadataValue.json(summary.by_source),
         "by_availability": dg.MetadataValue.json(summary.by_availability),
-        "by_dealer": dg.MetadataValue.md(markdown_table(["dealer_id", *AVAILABILITIES, "total"], dealer_rows,
-                                                        limit=200)),
+        "by_dealer": table([("dealer_id", "string"), *((a, "int") for a in AVAILABILITIES), ("total", "int")],
+                           dealer_rows, limit=200),
         "vehicles_with_blocking_findings": dg.MetadataValue.int(summary.vehicles_with_blocking_findings),
     })

@@ -125,7 +125,7 @@ def other_vocabulary_share(store: StoreResource) -> dg.AssetCheckResult:
            for column, share in result.shares.items()},
         "unmapped_vendor_values": dg.MetadataValue.json(
             {column: result.vendor_values(column) for column in dealer_health.VOCABULARY_COLUMNS}),
-        "dealers_by_share": dg.MetadataValue.md(dealer_share_table(result.dealer_shares)),
+        "dealers_by_share": dealer_share_table(result.dealer_shares),
         **where_to_look([dealer_health.OTHER_VOCABULARY]),
     }
     return dg.AssetCheckResult(passed=result.passed, severity=WARN, metadata=metadata)

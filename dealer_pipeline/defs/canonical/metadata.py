@@ -18,26 +18,25 @@ if TYPE_CHECKING:  # pandas-backed types: the checks load them when they run, no
 MAX_TABLE_ROWS = 50
 MAX_CELL = 160
 
+#: A column of a metadata table: its name and Dagster's type (`string`, `int`, `float`, `bool`).
+Column = tuple[str, str]
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    text = text.replace("|", "\\|").replace("\n", " ")
+
+def _cell(value: Any, kind: str) -> str | int | float | bool | None:
+    if value is None or kind != "string":
+        return value
+    text = str(value).replace("\n", " ")
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
-def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], limit: int = MAX_TABLE_ROWS) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    shown = 0
-    extra = 0
-    for row in rows:
-        if shown >= limit:
-            extra += 1
-            continue
-        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
-        shown += 1
-    if extra:
-        lines.append(f"\n…and {extra} more rows")
-    return "\n".join(lines)
+def table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], limit: int = MAX_TABLE_ROWS,
+          ) -> dg.TableMetadataValue:
+    """Rows as a Dagster table with a typed schema (the UI renders, sorts and exports it); at most `limit`
+    rows, each kept beside a count of all of them in the same metadata."""
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])
+    records = [dg.TableRecord({name: _cell(value, kind) for (name, kind), value in zip(columns, row)})
+               for _, row in zip(range(limit), rows)]
+    return dg.MetadataValue.table(records=records, schema=schema)
 
 
 def where_to_look(check_names: Iterable[str], dealer_id: str | None = None) -> dict[str, dg.MetadataValue]:
@@ -56,12 +55,9 @@ def rule_report_metadata(report: RuleReport, dealer_id: str | None = None) -> di
         "listed_vehicles": dg.MetadataValue.int(report.listed),
         "failing_vehicles": dg.MetadataValue.int(len(report.failing_vehicle_ids())),
         "failures_per_rule": dg.MetadataValue.json(failures),
-        "failures_table": dg.MetadataValue.md(markdown_table(
-            ["rule", "failing vehicles"], [(name, count) for name, count in failures.items()])),
-        "examples": dg.MetadataValue.md(markdown_table(
-            ["rule", "vehicle_id", "dealer_id", "reason"],
-            examples[["check_name", "vehicle_id", "dealer_id", "reason"]].itertuples(index=False))
-            if not examples.empty else "no failing vehicles"),
+        "failures_table": table([("rule", "string"), ("failing_vehicles", "int")], failures.items()),
+        "examples": table([("rule", "string"), ("vehicle_id", "string"), ("dealer_id", "string"), ("reason", "string")],
+                          examples[["check_name", "vehicle_id", "dealer_id", "reason"]].itertuples(index=False)),
         **where_to_look(report.rules, dealer_id),
     }
     if report.unrecordable:
@@ -78,10 +74,11 @@ def expectation_metadata(outcomes: list[ExpectationOutcome]) -> dict[str, Any]:
     return {
         "expectations_evaluated": dg.MetadataValue.int(len(outcomes)),
         "expectations_failed": dg.MetadataValue.int(len(failed)),
-        "expectations": dg.MetadataValue.md(markdown_table(
-            ["expectation", "what it means", "success", "observed", "failing examples (vehicle_id=value)"],
-            [(o.expectation, o.description, "yes" if o.success else "NO", o.observed, examples(o) or o.error or "")
-             for o in ordered], limit=100)),
+        "expectations": table(
+            [("expectation", "string"), ("what_it_means", "string"), ("success", "bool"), ("observed", "string"),
+             ("failing_examples", "string")],
+            [(o.expectation, o.description, o.success, o.observed, examples(o) or o.error or "") for o in ordered],
+            limit=100),
         "results": dg.MetadataValue.json([
             {"expectation": o.expectation, "description": o.description, "success": o.success,
              "observed": o.observed, "unexpected_count": o.unexpected_count,
@@ -95,9 +92,8 @@ def dealer_check_metadata(result: DealerCheck) -> dict[str, Any]:
     return {
         "dealers_checked": dg.MetadataValue.int(result.dealers_checked),
         "dealers_warned": dg.MetadataValue.int(len(result.warnings)),
-        "warnings": dg.MetadataValue.md(markdown_table(
-            ["dealer_id", "warning"], [(w.dealer_id, w.message) for w in result.warnings])
-            if result.warnings else "none"),
+        "warnings": table([("dealer_id", "string"), ("warning", "string")],
+                          [(w.dealer_id, w.message) for w in result.warnings]),
         "details": dg.MetadataValue.json([{"dealer_id": w.dealer_id, "message": w.message, **w.figures}
                                           for w in result.warnings[:MAX_TABLE_ROWS]]),
         "where_to_look": dg.MetadataValue.md(
@@ -105,10 +101,9 @@ def dealer_check_metadata(result: DealerCheck) -> dict[str, Any]:
     }
 
 
-def dealer_share_table(dealer_shares: pd.DataFrame, limit: int = 20) -> str:
-    if dealer_shares.empty:
-        return "no listed vehicles"
-    worst = dealer_shares.assign(worst=dealer_shares.max(axis=1)).sort_values("worst", ascending=False).head(limit)
-    return markdown_table(["dealer_id", *dealer_shares.columns],
-                          [(dealer, *(f"{row[c]:.1%}" for c in dealer_shares.columns))
-                           for dealer, row in worst.iterrows()])
+def dealer_share_table(dealer_shares: pd.DataFrame, limit: int = 20) -> dg.TableMetadataValue:
+    """The dealers with the largest `other` shares first (a share per vocabulary column, 0 to 1)."""
+    columns = [("dealer_id", "string"), *((f"{c}_other_share", "float") for c in dealer_shares.columns)]
+    worst = dealer_shares.assign(worst=dealer_shares.max(axis=1)).sort_values("worst", ascending=False)
+    return table(columns, [(dealer, *(round(float(row[c]), 4) for c in dealer_shares.columns))
+                           for dealer, row in worst.head(limit).iterrows()], limit=limit)

@@ -14,6 +14,7 @@ from dealer_pipeline.dealers_file import DealersFileError
 from dealer_pipeline.defs.canonical.checks import VEHICLES
 from dealer_pipeline.defs.publishing.autocosmos import CATALOG_MATCHES_KEY, POOL, AutocosmosResource, signature_refused
 from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.http import AuthFailed
 from dealer_pipeline.publishing.autocosmos import TARGET, listed_vehicles
 from dealer_pipeline.publishing.core import dealers_publishing_to
@@ -21,7 +22,7 @@ from dealer_pipeline.publishing.core import dealers_publishing_to
 GROUP = "catalogue"
 
 
-@dg.asset(key=CATALOG_MATCHES_KEY, deps=[VEHICLES], group_name=GROUP, pool=POOL, kinds={"api"},
+@dg.asset(key=CATALOG_MATCHES_KEY, deps=[VEHICLES], group_name=GROUP, pool=POOL, **labels("catalogue", "api", vendor="autocosmos", grain="table"),
           description="Autocosmos catalogue answers (table `catalog_matches`): one best match per distinct vehicle "
                       "specification, cached; unresolved ones wait in `v_catalog_review`.")
 def catalog_matches(context: dg.AssetExecutionContext, autocosmos: AutocosmosResource,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from dealer_pipeline.defs.common import RUN_RETRY, call_metadata, per_dealer_schedule
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, partition_dealer
 from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.publishing import autochat as publishing
 from dealer_pipeline.settings import Secret
 from dealer_pipeline.vendors.autochat import AutochatClient, AutochatContract
@@ -65,7 +66,7 @@ def _top(counter: dict, limit: int = 50) -> dict:
 
 
 @dg.asset(key=AUTOCHAT_KEY, deps=[VEHICLES_KEY], partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
-          kinds={"api"},
+          **labels("publishing", "api", vendor="autochat", grain="dealer"),
           description="One dealer's cars on Autochat: created, replaced, deleted (sold, removed, suspended) as the "
                       "store and the quality gate say; outcomes in `publications` (target autochat).")
 def publish_autochat(context: dg.AssetExecutionContext, autochat: AutochatResource,

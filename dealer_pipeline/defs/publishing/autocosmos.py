@@ -23,6 +23,7 @@ from dealer_pipeline.defs.canonical.checks import VEHICLES
 from dealer_pipeline.defs.common import per_dealer_schedule
 from dealer_pipeline.defs.publishing.partitions import GROUP, PUBLISHED_DEALER
 from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.http import AuthFailed
 from dealer_pipeline.publishing.autocosmos import AutocosmosOptions, publish_dealer
 from dealer_pipeline.publishing.photos import PhotoChecker, loopback_hosts
@@ -99,7 +100,7 @@ def signature_refused(exc: AuthFailed) -> dg.Failure:
 
 
 @dg.asset(key=AUTOCOSMOS_KEY, partitions_def=PUBLISHED_DEALER, deps=[VEHICLES, CATALOG_MATCHES_KEY],
-          group_name=GROUP, pool=POOL, kinds={"api"},
+          group_name=GROUP, pool=POOL, **labels("publishing", "api", vendor="autocosmos", grain="dealer"),
           description="One dealer's stock on Autocosmos v3: create, replace, price PATCH, suspend/reactivate, "
                       "archive; photos checked first; vendor-side suspensions read back (table `publications`).")
 def autocosmos_publications(context: dg.AssetExecutionContext, config: AutocosmosPublishConfig,

@@ -12,6 +12,7 @@ import dagster as dg
 
 from dealer_pipeline.dealers_file import DealerEntry, DealersFileError, load_dealers
 from dealer_pipeline.defs.common import sync_dynamic_partitions
+from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.publishing.core import account_of
 
 GROUP = "publishing"
@@ -20,7 +21,7 @@ DEALERS_KEY = dg.AssetKey(["publishing", "dealers"])
 TARGETS = ("autocosmos", "autochat")
 
 
-@dg.asset(key=DEALERS_KEY, group_name=GROUP, kinds={"yaml"},
+@dg.asset(key=DEALERS_KEY, group_name=GROUP, **labels("publishing", "yaml", grain="all_dealers", writes_store=False),
           description="Dealers with a publication target in the dealers file; keeps one `published_dealer` "
                       "partition per dealer id.")
 def published_dealers(context: dg.AssetExecutionContext) -> dg.MaterializeResult:

@@ -20,6 +20,7 @@ from dealer_pipeline.defs.publishing.autocosmos import AutocosmosResource
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, partition_dealer
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources.webmotors import WebmotorsResource
+from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.http import AuthFailed, VendorError
 from dealer_pipeline.publishing import leads as lead_flow
 from dealer_pipeline.publishing import webmotors_status as status_flow
@@ -41,7 +42,7 @@ class ClassifiedResource(dg.ConfigurableResource):
 
 
 @dg.asset(key=STATUS_KEY, deps=CHANNEL_KEYS, partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
-          kinds={"api"},
+          **labels("publishing", "api", vendor="webmotors", grain="dealer"),
           description="Each Webmotors vehicle's publication status on our channels (Publicado with our URL, or Erro "
                       "with the reason), reported to Webmotors when it changed; last reports in `publications` "
                       "(target webmotors_status).")
@@ -77,7 +78,7 @@ def webmotors_status(context: dg.AssetExecutionContext, webmotors: WebmotorsReso
 
 
 @dg.asset(key=LEADS_KEY, deps=[CHANNEL_KEYS[0]], partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
-          kinds={"api"},
+          **labels("publishing", "api", "autocosmos", vendor="webmotors", grain="dealer"),
           description="Enquiries from the dealer's Autocosmos agency, stored in `leads` (source autocosmos, raw "
                       "payload kept) and inserted once each into the Cockpit CRM of Webmotors dealers.")
 def publishing_leads(context: dg.AssetExecutionContext, autocosmos: AutocosmosResource, webmotors: WebmotorsResource,

@@ -25,6 +25,7 @@ from dealer_pipeline.defs.common import (
     vendor_failure,
 )
 from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.http import AuthFailed, BadRequest, VendorBlocked, VendorError
 from dealer_pipeline.settings import Secret
 from dealer_pipeline.sources import autotrader_sync as sync
@@ -85,7 +86,8 @@ def _failure(exc: VendorError, context: dg.AssetExecutionContext) -> dg.Failure:
     return vendor_failure(exc, context, _NEEDS_A_PERSON)
 
 
-@dg.asset(key=ADVERTISERS_KEY, group_name=GROUP, pool=POOL, kinds={"api"},
+@dg.asset(key=ADVERTISERS_KEY, group_name=GROUP, pool=POOL,
+          **labels("sources", "api", vendor="autotrader", grain="all_dealers"),
           description="Dealers on our Autotrader integration (Advertisers API, paged); upserts `dealers`, "
                       "marks dealers that left, and keeps one partition per active advertiser.")
 def advertisers(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
@@ -106,7 +108,7 @@ def advertisers(context: dg.AssetExecutionContext, autotrader: AutotraderResourc
 
 
 @dg.asset(key=STOCK_KEY, deps=[ADVERTISERS_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
-          pool=POOL, kinds={"api"},
+          pool=POOL, **labels("sources", "api", "pandas", vendor="autotrader", grain="dealer"),
           description="Baseline stock of one advertiser: every page downloaded, then applied to `vehicles`; "
                       "vehicles no longer listed are marked removed only after a complete download.")
 def stock(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
@@ -140,7 +142,7 @@ def _enrichment(context: dg.AssetExecutionContext, autotrader: AutotraderResourc
 
 
 @dg.asset(key=FEATURES_KEY, deps=[STOCK_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
-          pool=POOL, kinds={"api"},
+          pool=POOL, **labels("sources", "api", vendor="autotrader", grain="dealer"),
           description="Stock taxonomy features per stock item: fetched once, again only when the item's "
                       "derivativeId or features changed (never on a schedule).")
 def stock_features(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
@@ -149,7 +151,7 @@ def stock_features(context: dg.AssetExecutionContext, autotrader: AutotraderReso
 
 
 @dg.asset(key=CHARGE_TIMES_KEY, deps=[STOCK_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
-          pool=POOL, kinds={"api"},
+          pool=POOL, **labels("sources", "api", vendor="autotrader", grain="dealer"),
           description="Charge times of electric and plug-in hybrid stock: fetched once, again only when the "
                       "derivativeId changed (AUTOTRADER_CHARGE_TIMES_ENABLED, AUTOTRADER_CHARGE_TIMES_PATH).")
 def charge_times(context: dg.AssetExecutionContext, autotrader: AutotraderResource,

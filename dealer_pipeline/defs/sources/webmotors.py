@@ -28,6 +28,7 @@ from dealer_pipeline.defs.common import (
     vendor_failure,
 )
 from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.http import AuthFailed, BadRequest, VendorBlocked, VendorError
 from dealer_pipeline.settings import Secret
 from dealer_pipeline.sources import webmotors_sync as sync
@@ -98,7 +99,7 @@ def _dealers_file(webmotors: WebmotorsResource) -> DealersFile:
         raise dg.Failure(description=f"the dealers file is invalid: {exc}", allow_retries=False) from None
 
 
-@dg.asset(key=DEALERS_KEY, group_name=GROUP, kinds={"yaml"},
+@dg.asset(key=DEALERS_KEY, group_name=GROUP, **labels("sources", "yaml", vendor="webmotors", grain="all_dealers"),
           description="Webmotors dealers from the dealers file (DEALER_PIPELINE_DEALERS_FILE); upserts `dealers`, "
                       "marks dealers no longer listed, and keeps one partition per dealer (CNPJ digits).")
 def dealers(context: dg.AssetExecutionContext, webmotors: WebmotorsResource,
@@ -113,7 +114,7 @@ def dealers(context: dg.AssetExecutionContext, webmotors: WebmotorsResource,
 
 
 @dg.asset(key=STOCK_KEY, deps=[DEALERS_KEY], partitions_def=DEALER_PARTITIONS, group_name=GROUP, pool=POOL,
-          kinds={"api"},
+          **labels("sources", "api", "pandas", vendor="webmotors", grain="dealer"),
           description="Cockpit stock of one Webmotors dealer: every page downloaded, then applied to `vehicles`; "
                       "vehicles no longer listed are marked removed only after a complete download.")
 def stock(context: dg.AssetExecutionContext, webmotors: WebmotorsResource,
