@@ -8,7 +8,6 @@ their columns are then left out of the row, so the stored values stand.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
@@ -136,7 +135,8 @@ def _row(
         "external_stock_id": convert.text(metadata.get("externalStockId")),
         "external_stock_reference": convert.text(metadata.get("externalStockReference")),
         "lifecycle_state": lifecycle,
-        "source_version": convert.integer(metadata.get("versionNumber"), "source_version", flag),
+        "source_version": convert.integer(metadata.get("versionNumber"), "source_version", flag,
+                                          limit=convert.MAX_INT64),
         "source_updated_at": convert.timestamp(
             metadata.get("lastUpdated"), "source_updated_at", flag, received_at=received_at
         ),
@@ -212,11 +212,14 @@ def _vehicle_columns(vehicle: Mapping[str, Any], row: dict[str, Any], flag: Flag
     )
 
     miles = convert.number(vehicle.get("odometerReadingMiles"), "mileage_km", flag)
-    row["mileage_km"] = None if miles is None else int(math.floor(miles * MILES_TO_KM + 0.5))
+    row["mileage_km"] = None if miles is None else convert.integer(miles * MILES_TO_KM, "mileage_km", flag)
 
     ps = convert.number(vehicle.get("enginePowerPS"), "power_kw", flag)
     bhp = convert.number(vehicle.get("enginePowerBHP"), "power_kw", flag) if ps is None else None
     kw = ps * PS_TO_KW if ps is not None else (bhp * BHP_TO_KW if bhp is not None else None)
+    if kw is not None and not abs(kw) < 10**6:  # NUMERIC(7, 1)
+        flag("power_kw", kw)
+        kw = None
     row["power_kw"] = None if kw is None else convert.round_tenths(kw)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable, Mapping
 
 from dealer_pipeline.canonical.vocabulary import fold
@@ -22,7 +22,7 @@ TENTHS = Decimal("0.1")
 #: clamped (and flagged), or one bogus value would shield the vehicle from every later update.
 FUTURE_TOLERANCE = timedelta(hours=1)
 
-_DECIMAL_TEXT = re.compile(r"^\d+(\.\d{1,2})?$")
+_DECIMAL_TEXT = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
 
 
 def mapping(value: Any) -> Mapping[str, Any] | None:
@@ -50,23 +50,31 @@ def compact_upper(value: Any) -> str | None:
     return "".join(raw.split()).upper() if raw else None
 
 
-def integer(value: Any, name: str, flag: Flag) -> int | None:
-    """A whole number; floats and numeric strings are rounded half up."""
+#: Integer columns are 32-bit on PostgreSQL; `source_version` is 64-bit (`limit=MAX_INT64`).
+MAX_INT32 = 2**31 - 1
+MAX_INT64 = 2**63 - 1
+
+
+def integer(value: Any, name: str, flag: Flag, *, limit: int = MAX_INT32) -> int | None:
+    """A whole number within ±`limit`; floats and numeric strings (ASCII only) are rounded half up.
+    Anything else, or out of range, is flagged and dropped: one absurd value must not fail the insert."""
     if value is None:
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, str) and not value.isascii()):
         flag(name, value)
         return None
     if isinstance(value, int):
-        return value
-    try:
-        number = float(value) if isinstance(value, (float, str, Decimal)) else math.nan
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
-        flag(name, value)
+        whole: int | None = value
+    else:
+        try:
+            number = float(value) if isinstance(value, (float, str, Decimal)) else math.nan
+        except ValueError:
+            number = math.nan
+        whole = int(math.floor(number + 0.5)) if math.isfinite(number) else None
+    if whole is None or abs(whole) > limit:
+        flag(name, value if not isinstance(value, int) else f"{str(value)[:30]}...")
         return None
-    return int(math.floor(number + 0.5))
+    return whole
 
 
 def number(value: Any, name: str, flag: Flag) -> float | None:
@@ -74,7 +82,7 @@ def number(value: Any, name: str, flag: Flag) -> float | None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
-    if isinstance(value, str):
+    if isinstance(value, str) and value.isascii():
         try:
             parsed = float(value)
         except ValueError:
@@ -89,21 +97,26 @@ def round_tenths(value: float) -> Decimal:
     return Decimal(repr(value)).quantize(TENTHS, rounding=ROUND_HALF_UP)
 
 
+#: Money columns are NUMERIC(14, 2).
+MAX_MONEY = Decimal(10) ** 12
+
+
 def money(value: Any, name: str, flag: Flag) -> Decimal | None:
-    """A non-negative amount as Decimal with two places; ints, finite floats and 'digits[.dd]' strings."""
+    """A non-negative amount below `MAX_MONEY` as Decimal with two places; ints, finite floats and
+    'digits[.dd]' strings (ASCII digits)."""
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return Decimal(value).quantize(CENTS)
-    if isinstance(value, float) and math.isfinite(value) and value >= 0:
-        return Decimal(repr(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
-    if isinstance(value, str) and _DECIMAL_TEXT.match(value):
-        try:
-            return Decimal(value).quantize(CENTS)
-        except InvalidOperation:  # pragma: no cover - the pattern admits only valid text
-            pass
-    flag(name, value)
-    return None
+    amount: Decimal | None = None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_MONEY:
+        amount = Decimal(value).quantize(CENTS)
+    elif isinstance(value, float) and math.isfinite(value) and 0 <= value < MAX_MONEY:
+        amount = Decimal(repr(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
+    elif isinstance(value, str) and _DECIMAL_TEXT.match(value) and len(value) <= 16:
+        amount = Decimal(value).quantize(CENTS)
+    if amount is None or amount >= MAX_MONEY:
+        flag(name, value)
+        return None
+    return amount
 
 
 def day(value: Any, name: str, flag: Flag) -> date | None:
