@@ -186,6 +186,15 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+_WEBHOOK_SECRETS = ("AUTOTRADER_WEBHOOK_SECRET", "AUTOCOSMOS_WEBHOOK_SECRET", "WEBMOTORS_LEADS_TOKEN")
+
+
+def sandbox_webhook_secrets(settings: Settings) -> list[str]:
+    """The webhook secrets still at the sandbox's public value (fine only on loopback)."""
+    return [name for name in _WEBHOOK_SECRETS
+            if getattr(settings, _ALIASES[name]).reveal() == Settings.model_fields[_ALIASES[name]].default]
+
+
 def _outside_the_sandbox(settings: Settings, given: Mapping[str, str]) -> list[str]:
     """Problems of the vendors configured away from loopback: plain http, sandbox credentials."""
     problems = []

@@ -94,3 +94,14 @@ def _sandbox_defaults() -> dict[str, str]:
     from dealer_pipeline.settings import Settings
 
     return {f.alias: f.default for f in Settings.model_fields.values() if isinstance(f.default, str)}
+
+
+def test_a_receiver_listening_beyond_loopback_refuses_the_sandbox_webhook_secrets(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOTRADER_", "WEBMOTORS_", "AUTOCOSMOS_"))}
+    env.update(DAGSTER_HOME=str(tmp_path), AUTOCOSMOS_WEBHOOK_SECRET="real-ac-webhook-secret")
+    command = str(Path(sys.executable).with_name("dealer-pipeline"))
+    done = subprocess.run([command, "webhooks", "serve", "--host", "0.0.0.0", "--port", "0"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "AUTOTRADER_WEBHOOK_SECRET, WEBMOTORS_LEADS_TOKEN still hold the sandbox's public values" in done.stderr
+    assert "real-ac-webhook-secret" not in done.stderr + done.stdout

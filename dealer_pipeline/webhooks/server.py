@@ -10,15 +10,29 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from dealer_pipeline.settings import SettingsError, get_settings, is_loopback_host, sandbox_webhook_secrets
 from dealer_pipeline.webhooks import guard
 
 APP_FACTORY = "dealer_pipeline.webhooks.app:create_app"
+
+
+def _bound_address(fd: int) -> str:
+    with socket.socket(fileno=os.dup(fd)) as probe:
+        return probe.getsockname()[0]
+
+
+def _refuse_public_sandbox_secrets(address: str) -> None:
+    """The sandbox's webhook secrets are public: a receiver reachable from elsewhere must not take them."""
+    if not is_loopback_host(address) and (public := sandbox_webhook_secrets(get_settings())):
+        raise SettingsError(f"the receiver would listen on {address}, beyond this machine, while "
+                            f"{', '.join(public)} still hold the sandbox's public values: set them")
 
 
 def serve(
@@ -30,6 +44,7 @@ def serve(
     `limits` bound what one client can hold: header bytes and count, read deadlines, open
     connections per worker process (docs/webhooks.md, "Limits")."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _refuse_public_sandbox_secrets(host if fd is None else _bound_address(fd))
     config = uvicorn.Config(
         APP_FACTORY,
         factory=True,
@@ -75,7 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     limits = guard.Limits(header_timeout=args.header_timeout, body_timeout=args.body_timeout,
                           max_connections=args.max_connections)
-    serve(host=args.host, port=args.port, workers=args.workers, fd=args.fd, log_level=args.log_level, limits=limits)
+    try:
+        serve(host=args.host, port=args.port, workers=args.workers, fd=args.fd, log_level=args.log_level,
+              limits=limits)
+    except SettingsError as exc:
+        sys.exit(f"configuration: {exc}")
 
 
 if __name__ == "__main__":
