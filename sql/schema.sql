@@ -439,6 +439,42 @@ LEFT JOIN dealers d ON d.dealer_id = f.dealer_id;
 
 COMMENT ON VIEW v_data_quality IS 'One row per (vehicle, failed check) from the last data-quality run over its dealer: which check, how severe (blocking keeps the vehicle from publishing; warning does not), why (quoting the offending value), and the fields a person needs to find the vehicle in the dealer''s system.';
 
+COMMENT ON COLUMN v_data_quality.dealer_id IS 'the vehicle''s dealer';
+
+COMMENT ON COLUMN v_data_quality.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_data_quality.vehicle_id IS 'the vehicle (vehicles.vehicle_id)';
+
+COMMENT ON COLUMN v_data_quality.source IS 'the vendor the vehicle comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_data_quality.source_vehicle_id IS 'the vehicle''s id at its vendor (Autotrader stockId, Webmotors ad id)';
+
+COMMENT ON COLUMN v_data_quality.external_stock_reference IS 'the dealer''s stock reference, to find the vehicle in the dealer''s system';
+
+COMMENT ON COLUMN v_data_quality.check_name IS 'the rule or check that failed (price_range, model_year_range, other_vocabulary_share, ...)';
+
+COMMENT ON COLUMN v_data_quality.severity IS 'blocking or warning (blocking keeps the vehicle off the classifieds)';
+
+COMMENT ON COLUMN v_data_quality.reason IS 'why, quoting the offending value';
+
+COMMENT ON COLUMN v_data_quality.detected_at IS 'when the check found it';
+
+COMMENT ON COLUMN v_data_quality.availability IS 'available, reserved, sold, removed';
+
+COMMENT ON COLUMN v_data_quality.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_data_quality.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_data_quality.registration IS 'registration plate, when given';
+
+COMMENT ON COLUMN v_data_quality.vin IS 'vehicle identification number, when given';
+
+COMMENT ON COLUMN v_data_quality.price_amount IS 'total price the buyer pays, in price_currency';
+
+COMMENT ON COLUMN v_data_quality.price_currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_data_quality.vehicle_updated_at IS 'when the pipeline last changed this row';
+
 CREATE VIEW v_dealer_sync_health AS
 WITH known AS (
     SELECT dealer_id FROM dealers
@@ -524,6 +560,50 @@ LEFT JOIN vendor_blocks vb
 
 COMMENT ON VIEW v_dealer_sync_health IS 'One row per dealer known to the store (from dealers, vehicles or baseline sync runs): its last baseline download (complete or not), its last and previous complete baselines, its vehicles by availability, its data-quality findings, and the API blocks still open for it or its whole vendor.';
 
+COMMENT ON COLUMN v_dealer_sync_health.dealer_id IS '<source>:<source dealer id>, e.g. autotrader:10012345 or webmotors:03347828000109';
+
+COMMENT ON COLUMN v_dealer_sync_health.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_dealer_sync_health.source IS 'the vendor the dealer''s stock comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_dealer_sync_health.dealer_status IS 'active, left_integration, ... (left_integration: no longer on our integration)';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_started_at IS 'when the dealer''s last baseline download started (complete or not)';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_finished_at IS 'when it ended; null while running or after a crash';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_complete IS 'whether that last download was complete';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_records IS 'records in that last download';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_error IS 'why that last download did not complete';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_complete_baseline_at IS 'when the last complete baseline finished (older than DEALER_PIPELINE_FRESHNESS_HOURS: stale)';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_complete_records IS 'records in the last complete baseline';
+
+COMMENT ON COLUMN v_dealer_sync_health.previous_complete_records IS 'records in the complete baseline before it (a drop of more than a fifth is warned)';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_available IS 'the dealer''s vehicles now available';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_reserved IS 'the dealer''s vehicles now reserved';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_sold IS 'the dealer''s vehicles sold';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_removed IS 'the dealer''s vehicles removed';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_total IS 'all the dealer''s vehicles in the store';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_blocked IS 'vehicles held back by at least one blocking finding';
+
+COMMENT ON COLUMN v_dealer_sync_health.blocking_findings IS 'blocking data-quality findings';
+
+COMMENT ON COLUMN v_dealer_sync_health.warning_findings IS 'warning data-quality findings';
+
+COMMENT ON COLUMN v_dealer_sync_health.open_blocks IS 'API blocks still open for this dealer';
+
+COMMENT ON COLUMN v_dealer_sync_health.open_vendor_blocks IS 'API blocks still open for the dealer''s whole vendor';
+
 CREATE VIEW v_price_history AS
 SELECT
     p.vehicle_id,
@@ -554,6 +634,101 @@ FROM (
 LEFT JOIN vehicles v ON v.vehicle_id = p.vehicle_id;
 
 COMMENT ON VIEW v_price_history IS 'One row per change of a vehicle''s price (total price, supplied price or admin fee) recorded in vehicle_changes, with the old and new amounts as numbers in the vehicle''s currency, the difference, when it changed and why (baseline, notification, ...).';
+
+COMMENT ON COLUMN v_price_history.vehicle_id IS '<source>:<source vehicle id>, e.g. autotrader:<stockId>';
+
+COMMENT ON COLUMN v_price_history.dealer_id IS 'the dealer selling it (dealers.dealer_id)';
+
+COMMENT ON COLUMN v_price_history.source IS 'the vendor the vehicle comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_price_history.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_price_history.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_price_history.field IS 'which price changed: price_amount, supplied_price_amount or admin_fee_amount';
+
+COMMENT ON COLUMN v_price_history.currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_price_history.old_amount IS 'the amount before the change (null for a first price)';
+
+COMMENT ON COLUMN v_price_history.new_amount IS 'the amount after the change';
+
+COMMENT ON COLUMN v_price_history.change_amount IS 'new_amount minus old_amount (negative: a cut)';
+
+COMMENT ON COLUMN v_price_history.changed_at IS 'when the change was applied';
+
+COMMENT ON COLUMN v_price_history.cause IS 'baseline, notification, ...';
+
+COMMENT ON COLUMN v_price_history.source_version IS 'Autotrader versionNumber of the record that brought the change';
+
+CREATE VIEW v_publications AS
+SELECT
+    p.target,
+    p.dealer_id,
+    d.name AS dealer_name,
+    p.vehicle_id,
+    v.make,
+    v.model,
+    v.registration,
+    v.price_amount,
+    v.price_currency,
+    v.availability,
+    p.account_id,
+    p.external_id,
+    p.state,
+    CASE WHEN p.state = 'active' THEN 1 ELSE 0 END AS live,
+    CASE WHEN p.last_op = 'hold' THEN 1 ELSE 0 END AS held_back,
+    p.last_error AS reason,
+    p.last_op,
+    p.last_status,
+    p.published_at,
+    p.updated_at
+FROM publications p
+LEFT JOIN vehicles v ON v.vehicle_id = p.vehicle_id
+LEFT JOIN dealers d ON d.dealer_id = p.dealer_id
+WHERE p.target IN ('autocosmos', 'autochat');
+
+COMMENT ON VIEW v_publications IS 'One row per (vehicle, classified target) the publishing loop has decided about: whether it is live there (state active), suspended, archived or deleted, or held back before it ever went live and why, with the vehicle''s dealer, make, model and price.';
+
+COMMENT ON COLUMN v_publications.target IS 'the classified: autocosmos or autochat';
+
+COMMENT ON COLUMN v_publications.dealer_id IS 'the vehicle''s dealer';
+
+COMMENT ON COLUMN v_publications.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_publications.vehicle_id IS 'the vehicle (vehicles.vehicle_id)';
+
+COMMENT ON COLUMN v_publications.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_publications.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_publications.registration IS 'registration plate, when given';
+
+COMMENT ON COLUMN v_publications.price_amount IS 'total price the buyer pays, in price_currency';
+
+COMMENT ON COLUMN v_publications.price_currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_publications.availability IS 'available, reserved, sold, removed';
+
+COMMENT ON COLUMN v_publications.account_id IS 'Autocosmos adminmail or Autochat dealershipId';
+
+COMMENT ON COLUMN v_publications.external_id IS 'the vehicle''s id on the target (stable; never changed)';
+
+COMMENT ON COLUMN v_publications.state IS 'active, suspended, archived, deleted, error';
+
+COMMENT ON COLUMN v_publications.live IS '1 when it is live on the target now (state active), else 0';
+
+COMMENT ON COLUMN v_publications.held_back IS '1 when the last decision was to hold it back (never sent: not publishable), else 0';
+
+COMMENT ON COLUMN v_publications.reason IS 'why it was held back, or why the target refused or suspended it; null when the last operation succeeded';
+
+COMMENT ON COLUMN v_publications.last_op IS 'the last operation: create, replace, price, suspend, reactivate, remove, hold, nothing';
+
+COMMENT ON COLUMN v_publications.last_status IS 'HTTP status of the last call; null when none was made';
+
+COMMENT ON COLUMN v_publications.published_at IS 'when it first went live on the target';
+
+COMMENT ON COLUMN v_publications.updated_at IS 'when the pipeline last changed this row';
 
 CREATE VIEW v_stock_current AS
 SELECT
@@ -599,6 +774,78 @@ LEFT JOIN dealers d ON d.dealer_id = v.dealer_id
 WHERE v.availability IN ('available', 'reserved');
 
 COMMENT ON VIEW v_stock_current IS 'One row per vehicle currently in a dealer''s stock (availability available or reserved), with its canonical fields, the dealer''s name, and how many blocking data-quality findings hold it back from publishing (0 = publishable as of the last check run).';
+
+COMMENT ON COLUMN v_stock_current.dealer_id IS 'the dealer selling it (dealers.dealer_id)';
+
+COMMENT ON COLUMN v_stock_current.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_stock_current.source IS 'the vendor the vehicle comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_stock_current.vehicle_id IS '<source>:<source vehicle id>, e.g. autotrader:<stockId>';
+
+COMMENT ON COLUMN v_stock_current.source_vehicle_id IS 'the vehicle''s id at its vendor (Autotrader stockId, Webmotors ad id)';
+
+COMMENT ON COLUMN v_stock_current.external_stock_reference IS 'the dealer''s stock reference, to find the vehicle in the dealer''s system';
+
+COMMENT ON COLUMN v_stock_current.vin IS 'vehicle identification number, when given';
+
+COMMENT ON COLUMN v_stock_current.registration IS 'registration plate, when given';
+
+COMMENT ON COLUMN v_stock_current.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_stock_current.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_stock_current.trim IS 'trim level';
+
+COMMENT ON COLUMN v_stock_current.derivative IS 'the full variant name (Autotrader derivative)';
+
+COMMENT ON COLUMN v_stock_current.body_type IS 'body style (Hatchback, SUV, ...)';
+
+COMMENT ON COLUMN v_stock_current.fuel_type IS 'canonical: petrol, diesel, electric, hybrid, plugin_hybrid, ..., other';
+
+COMMENT ON COLUMN v_stock_current.transmission IS 'canonical: manual, automatic, other';
+
+COMMENT ON COLUMN v_stock_current.doors IS 'number of doors';
+
+COMMENT ON COLUMN v_stock_current.seats IS 'number of seats';
+
+COMMENT ON COLUMN v_stock_current.engine_cc IS 'engine capacity in cubic centimetres';
+
+COMMENT ON COLUMN v_stock_current.power_kw IS 'engine power in kilowatts';
+
+COMMENT ON COLUMN v_stock_current.co2_g_km IS 'CO2 emissions in grams per kilometre';
+
+COMMENT ON COLUMN v_stock_current.colour IS 'exterior colour';
+
+COMMENT ON COLUMN v_stock_current.model_year IS 'model year';
+
+COMMENT ON COLUMN v_stock_current.first_registration_date IS 'date of first registration';
+
+COMMENT ON COLUMN v_stock_current.mileage_km IS 'odometer reading in kilometres (miles converted)';
+
+COMMENT ON COLUMN v_stock_current.price_amount IS 'total price the buyer pays, in price_currency';
+
+COMMENT ON COLUMN v_stock_current.price_currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_stock_current.vat_status IS 'Autotrader VAT status of the price, as the vendor gives it';
+
+COMMENT ON COLUMN v_stock_current.price_indicator_rating IS 'Autotrader price indicator rating of the advert, as the vendor gives it';
+
+COMMENT ON COLUMN v_stock_current.availability IS 'available or reserved (sold and removed vehicles are not in this view)';
+
+COMMENT ON COLUMN v_stock_current.lifecycle_state IS 'the vendor''s state';
+
+COMMENT ON COLUMN v_stock_current.shown_on_dealer_site IS 'the dealer shows it on its own site; false keeps it off the classifieds (null counts as shown)';
+
+COMMENT ON COLUMN v_stock_current.images IS 'list of image URLs';
+
+COMMENT ON COLUMN v_stock_current.first_seen_at IS 'when the pipeline first saw the vehicle';
+
+COMMENT ON COLUMN v_stock_current.source_updated_at IS 'vendor time of the last applied change';
+
+COMMENT ON COLUMN v_stock_current.updated_at IS 'when the pipeline last changed this row';
+
+COMMENT ON COLUMN v_stock_current.blocking_findings IS 'blocking data-quality findings holding it back from publishing (0: publishable)';
 
 UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
 
@@ -693,6 +940,916 @@ COMMENT ON COLUMN rejected_records.raw IS 'the vendor record as received';
 CREATE INDEX ix_rejected_records_dealer_id_received_at ON rejected_records (dealer_id, received_at);
 
 UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';
+
+-- Running upgrade 0004 -> 0005
+
+DROP VIEW IF EXISTS v_stock_current;
+
+DROP VIEW IF EXISTS v_publications;
+
+DROP VIEW IF EXISTS v_price_history;
+
+DROP VIEW IF EXISTS v_dealer_sync_health;
+
+DROP VIEW IF EXISTS v_data_quality;
+
+CREATE VIEW v_data_quality AS
+SELECT
+    f.dealer_id,
+    d.name AS dealer_name,
+    f.vehicle_id,
+    v.source,
+    v.source_vehicle_id,
+    v.external_stock_reference,
+    f.check_name,
+    f.severity,
+    f.reason,
+    f.detected_at,
+    v.availability,
+    v.make,
+    v.model,
+    v.registration,
+    v.vin,
+    v.price_amount,
+    v.price_currency,
+    v.updated_at AS vehicle_updated_at
+FROM quality_findings f
+LEFT JOIN vehicles v ON v.vehicle_id = f.vehicle_id
+LEFT JOIN dealers d ON d.dealer_id = f.dealer_id;
+
+COMMENT ON VIEW v_data_quality IS 'One row per (vehicle, failed check) from the last data-quality run over its dealer: which check, how severe (blocking keeps the vehicle from publishing; warning does not), why (quoting the offending value), and the fields a person needs to find the vehicle in the dealer''s system.';
+
+COMMENT ON COLUMN v_data_quality.dealer_id IS 'the vehicle''s dealer';
+
+COMMENT ON COLUMN v_data_quality.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_data_quality.vehicle_id IS 'the vehicle (vehicles.vehicle_id)';
+
+COMMENT ON COLUMN v_data_quality.source IS 'the vendor the vehicle comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_data_quality.source_vehicle_id IS 'the vehicle''s id at its vendor (Autotrader stockId, Webmotors ad id)';
+
+COMMENT ON COLUMN v_data_quality.external_stock_reference IS 'the dealer''s stock reference, to find the vehicle in the dealer''s system';
+
+COMMENT ON COLUMN v_data_quality.check_name IS 'the rule or check that failed (price_range, model_year_range, other_vocabulary_share, ...)';
+
+COMMENT ON COLUMN v_data_quality.severity IS 'blocking or warning (blocking keeps the vehicle off the classifieds)';
+
+COMMENT ON COLUMN v_data_quality.reason IS 'why, quoting the offending value';
+
+COMMENT ON COLUMN v_data_quality.detected_at IS 'when the check found it';
+
+COMMENT ON COLUMN v_data_quality.availability IS 'available, reserved, sold, removed';
+
+COMMENT ON COLUMN v_data_quality.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_data_quality.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_data_quality.registration IS 'registration plate, when given';
+
+COMMENT ON COLUMN v_data_quality.vin IS 'vehicle identification number, when given';
+
+COMMENT ON COLUMN v_data_quality.price_amount IS 'total price the buyer pays, in price_currency';
+
+COMMENT ON COLUMN v_data_quality.price_currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_data_quality.vehicle_updated_at IS 'when the pipeline last changed this row';
+
+CREATE VIEW v_dealer_sync_health AS
+WITH known AS (
+    SELECT dealer_id FROM dealers
+    UNION SELECT dealer_id FROM vehicles
+    UNION SELECT dealer_id FROM sync_runs WHERE kind = 'baseline'
+),
+baselines AS (
+    SELECT dealer_id, started_at, finished_at, complete, records, error,
+           ROW_NUMBER() OVER (PARTITION BY dealer_id ORDER BY started_at DESC, id DESC) AS recency
+    FROM sync_runs
+    WHERE kind = 'baseline'
+),
+complete_baselines AS (
+    SELECT dealer_id, started_at, finished_at, records,
+           ROW_NUMBER() OVER (PARTITION BY dealer_id ORDER BY started_at DESC, id DESC) AS recency
+    FROM sync_runs
+    WHERE kind = 'baseline' AND complete = TRUE
+),
+stock AS (
+    SELECT dealer_id,
+           MIN(source) AS source,
+           SUM(CASE WHEN availability = 'available' THEN 1 ELSE 0 END) AS vehicles_available,
+           SUM(CASE WHEN availability = 'reserved' THEN 1 ELSE 0 END) AS vehicles_reserved,
+           SUM(CASE WHEN availability = 'sold' THEN 1 ELSE 0 END) AS vehicles_sold,
+           SUM(CASE WHEN availability = 'removed' THEN 1 ELSE 0 END) AS vehicles_removed,
+           COUNT(*) AS vehicles_total
+    FROM vehicles
+    GROUP BY dealer_id
+),
+findings AS (
+    SELECT dealer_id,
+           COUNT(DISTINCT CASE WHEN severity = 'blocking' THEN vehicle_id END) AS vehicles_blocked,
+           SUM(CASE WHEN severity = 'blocking' THEN 1 ELSE 0 END) AS blocking_findings,
+           SUM(CASE WHEN severity = 'warning' THEN 1 ELSE 0 END) AS warning_findings
+    FROM quality_findings
+    GROUP BY dealer_id
+),
+dealer_blocks AS (
+    SELECT dealer_id, COUNT(*) AS open_blocks
+    FROM api_blocks
+    WHERE resolved_at IS NULL AND dealer_id IS NOT NULL
+    GROUP BY dealer_id
+),
+vendor_blocks AS (
+    SELECT vendor, COUNT(*) AS open_blocks
+    FROM api_blocks
+    WHERE resolved_at IS NULL AND dealer_id IS NULL
+    GROUP BY vendor
+)
+SELECT
+    k.dealer_id,
+    d.name AS dealer_name,
+    COALESCE(d.source, s.source, (SELECT MIN(r.source) FROM sync_runs r WHERE r.dealer_id = k.dealer_id)) AS source,
+    d.status AS dealer_status,
+    lb.started_at AS last_baseline_started_at,
+    lb.finished_at AS last_baseline_finished_at,
+    lb.complete AS last_baseline_complete,
+    lb.records AS last_baseline_records,
+    lb.error AS last_baseline_error,
+    cb.finished_at AS last_complete_baseline_at,
+    cb.records AS last_complete_records,
+    pb.records AS previous_complete_records,
+    COALESCE(s.vehicles_available, 0) AS vehicles_available,
+    COALESCE(s.vehicles_reserved, 0) AS vehicles_reserved,
+    COALESCE(s.vehicles_sold, 0) AS vehicles_sold,
+    COALESCE(s.vehicles_removed, 0) AS vehicles_removed,
+    COALESCE(s.vehicles_total, 0) AS vehicles_total,
+    COALESCE(f.vehicles_blocked, 0) AS vehicles_blocked,
+    COALESCE(f.blocking_findings, 0) AS blocking_findings,
+    COALESCE(f.warning_findings, 0) AS warning_findings,
+    COALESCE(db.open_blocks, 0) AS open_blocks,
+    COALESCE(vb.open_blocks, 0) AS open_vendor_blocks
+FROM known k
+LEFT JOIN dealers d ON d.dealer_id = k.dealer_id
+LEFT JOIN stock s ON s.dealer_id = k.dealer_id
+LEFT JOIN baselines lb ON lb.dealer_id = k.dealer_id AND lb.recency = 1
+LEFT JOIN complete_baselines cb ON cb.dealer_id = k.dealer_id AND cb.recency = 1
+LEFT JOIN complete_baselines pb ON pb.dealer_id = k.dealer_id AND pb.recency = 2
+LEFT JOIN findings f ON f.dealer_id = k.dealer_id
+LEFT JOIN dealer_blocks db ON db.dealer_id = k.dealer_id
+LEFT JOIN vendor_blocks vb
+       ON vb.vendor = COALESCE(d.source, s.source, (SELECT MIN(r.source) FROM sync_runs r WHERE r.dealer_id = k.dealer_id));
+
+COMMENT ON VIEW v_dealer_sync_health IS 'One row per dealer known to the store (from dealers, vehicles or baseline sync runs): its last baseline download (complete or not), its last and previous complete baselines, its vehicles by availability, its data-quality findings, and the API blocks still open for it or its whole vendor.';
+
+COMMENT ON COLUMN v_dealer_sync_health.dealer_id IS '<source>:<source dealer id>, e.g. autotrader:10012345 or webmotors:03347828000109';
+
+COMMENT ON COLUMN v_dealer_sync_health.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_dealer_sync_health.source IS 'the vendor the dealer''s stock comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_dealer_sync_health.dealer_status IS 'active, left_integration, ... (left_integration: no longer on our integration)';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_started_at IS 'when the dealer''s last baseline download started (complete or not)';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_finished_at IS 'when it ended; null while running or after a crash';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_complete IS 'whether that last download was complete';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_records IS 'records in that last download';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_error IS 'why that last download did not complete';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_complete_baseline_at IS 'when the last complete baseline finished (older than DEALER_PIPELINE_FRESHNESS_HOURS: stale)';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_complete_records IS 'records in the last complete baseline';
+
+COMMENT ON COLUMN v_dealer_sync_health.previous_complete_records IS 'records in the complete baseline before it (a drop of more than a fifth is warned)';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_available IS 'the dealer''s vehicles now available';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_reserved IS 'the dealer''s vehicles now reserved';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_sold IS 'the dealer''s vehicles sold';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_removed IS 'the dealer''s vehicles removed';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_total IS 'all the dealer''s vehicles in the store';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_blocked IS 'vehicles held back by at least one blocking finding';
+
+COMMENT ON COLUMN v_dealer_sync_health.blocking_findings IS 'blocking data-quality findings';
+
+COMMENT ON COLUMN v_dealer_sync_health.warning_findings IS 'warning data-quality findings';
+
+COMMENT ON COLUMN v_dealer_sync_health.open_blocks IS 'API blocks still open for this dealer';
+
+COMMENT ON COLUMN v_dealer_sync_health.open_vendor_blocks IS 'API blocks still open for the dealer''s whole vendor';
+
+CREATE VIEW v_price_history AS
+SELECT
+    p.vehicle_id,
+    v.dealer_id,
+    v.source,
+    v.make,
+    v.model,
+    p.field,
+    v.price_currency AS currency,
+    p.old_amount,
+    p.new_amount,
+    p.new_amount - p.old_amount AS change_amount,
+    p.changed_at,
+    p.cause,
+    p.source_version
+FROM (
+    SELECT
+        c.vehicle_id,
+        c.field,
+        CAST(NULLIF(NULLIF(TRIM(REPLACE(c.old_value, '"', '')), ''), 'null') AS NUMERIC(14, 2)) AS old_amount,
+        CAST(NULLIF(NULLIF(TRIM(REPLACE(c.new_value, '"', '')), ''), 'null') AS NUMERIC(14, 2)) AS new_amount,
+        c.changed_at,
+        c.cause,
+        c.source_version
+    FROM vehicle_changes c
+    WHERE c.field IN ('price_amount', 'supplied_price_amount', 'admin_fee_amount')
+) p
+LEFT JOIN vehicles v ON v.vehicle_id = p.vehicle_id;
+
+COMMENT ON VIEW v_price_history IS 'One row per change of a vehicle''s price (total price, supplied price or admin fee) recorded in vehicle_changes, with the old and new amounts as numbers in the vehicle''s currency, the difference, when it changed and why (baseline, notification, ...).';
+
+COMMENT ON COLUMN v_price_history.vehicle_id IS '<source>:<source vehicle id>, e.g. autotrader:<stockId>';
+
+COMMENT ON COLUMN v_price_history.dealer_id IS 'the dealer selling it (dealers.dealer_id)';
+
+COMMENT ON COLUMN v_price_history.source IS 'the vendor the vehicle comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_price_history.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_price_history.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_price_history.field IS 'which price changed: price_amount, supplied_price_amount or admin_fee_amount';
+
+COMMENT ON COLUMN v_price_history.currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_price_history.old_amount IS 'the amount before the change (null for a first price)';
+
+COMMENT ON COLUMN v_price_history.new_amount IS 'the amount after the change';
+
+COMMENT ON COLUMN v_price_history.change_amount IS 'new_amount minus old_amount (negative: a cut)';
+
+COMMENT ON COLUMN v_price_history.changed_at IS 'when the change was applied';
+
+COMMENT ON COLUMN v_price_history.cause IS 'baseline, notification, ...';
+
+COMMENT ON COLUMN v_price_history.source_version IS 'Autotrader versionNumber of the record that brought the change';
+
+CREATE VIEW v_publications AS
+SELECT
+    p.target,
+    p.dealer_id,
+    d.name AS dealer_name,
+    p.vehicle_id,
+    v.make,
+    v.model,
+    v.registration,
+    v.price_amount,
+    v.price_currency,
+    v.availability,
+    p.account_id,
+    p.external_id,
+    p.state,
+    CASE WHEN p.state = 'active' THEN 1 ELSE 0 END AS live,
+    CASE WHEN p.last_op = 'hold' THEN 1 ELSE 0 END AS held_back,
+    p.last_error AS reason,
+    p.last_op,
+    p.last_status,
+    p.published_at,
+    p.updated_at
+FROM publications p
+LEFT JOIN vehicles v ON v.vehicle_id = p.vehicle_id
+LEFT JOIN dealers d ON d.dealer_id = p.dealer_id
+WHERE p.target IN ('autocosmos', 'autochat');
+
+COMMENT ON VIEW v_publications IS 'One row per (vehicle, classified target) the publishing loop has decided about: whether it is live there (state active), suspended, archived or deleted, or held back before it ever went live and why, with the vehicle''s dealer, make, model and price.';
+
+COMMENT ON COLUMN v_publications.target IS 'the classified: autocosmos or autochat';
+
+COMMENT ON COLUMN v_publications.dealer_id IS 'the vehicle''s dealer';
+
+COMMENT ON COLUMN v_publications.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_publications.vehicle_id IS 'the vehicle (vehicles.vehicle_id)';
+
+COMMENT ON COLUMN v_publications.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_publications.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_publications.registration IS 'registration plate, when given';
+
+COMMENT ON COLUMN v_publications.price_amount IS 'total price the buyer pays, in price_currency';
+
+COMMENT ON COLUMN v_publications.price_currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_publications.availability IS 'available, reserved, sold, removed';
+
+COMMENT ON COLUMN v_publications.account_id IS 'Autocosmos adminmail or Autochat dealershipId';
+
+COMMENT ON COLUMN v_publications.external_id IS 'the vehicle''s id on the target (stable; never changed)';
+
+COMMENT ON COLUMN v_publications.state IS 'active, suspended, archived, deleted, error';
+
+COMMENT ON COLUMN v_publications.live IS '1 when it is live on the target now (state active), else 0';
+
+COMMENT ON COLUMN v_publications.held_back IS '1 when the last decision was to hold it back (never sent: not publishable), else 0';
+
+COMMENT ON COLUMN v_publications.reason IS 'why it was held back, or why the target refused or suspended it; null when the last operation succeeded';
+
+COMMENT ON COLUMN v_publications.last_op IS 'the last operation: create, replace, price, suspend, reactivate, remove, hold, nothing';
+
+COMMENT ON COLUMN v_publications.last_status IS 'HTTP status of the last call; null when none was made';
+
+COMMENT ON COLUMN v_publications.published_at IS 'when it first went live on the target';
+
+COMMENT ON COLUMN v_publications.updated_at IS 'when the pipeline last changed this row';
+
+CREATE VIEW v_stock_current AS
+SELECT
+    v.dealer_id,
+    d.name AS dealer_name,
+    v.source,
+    v.vehicle_id,
+    v.source_vehicle_id,
+    v.external_stock_reference,
+    v.vin,
+    v.registration,
+    v.make,
+    v.model,
+    v.trim,
+    v.derivative,
+    v.body_type,
+    v.fuel_type,
+    v.transmission,
+    v.doors,
+    v.seats,
+    v.engine_cc,
+    v.power_kw,
+    v.co2_g_km,
+    v.colour,
+    v.model_year,
+    v.first_registration_date,
+    v.mileage_km,
+    v.price_amount,
+    v.price_currency,
+    v.vat_status,
+    v.price_indicator_rating,
+    v.availability,
+    v.lifecycle_state,
+    v.shown_on_dealer_site,
+    v.images,
+    v.first_seen_at,
+    v.source_updated_at,
+    v.updated_at,
+    (SELECT COUNT(*) FROM quality_findings f
+      WHERE f.vehicle_id = v.vehicle_id AND f.severity = 'blocking') AS blocking_findings
+FROM vehicles v
+LEFT JOIN dealers d ON d.dealer_id = v.dealer_id
+WHERE v.availability IN ('available', 'reserved');
+
+COMMENT ON VIEW v_stock_current IS 'One row per vehicle currently in a dealer''s stock (availability available or reserved), with its canonical fields, the dealer''s name, and how many blocking data-quality findings hold it back from publishing (0 = publishable as of the last check run).';
+
+COMMENT ON COLUMN v_stock_current.dealer_id IS 'the dealer selling it (dealers.dealer_id)';
+
+COMMENT ON COLUMN v_stock_current.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_stock_current.source IS 'the vendor the vehicle comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_stock_current.vehicle_id IS '<source>:<source vehicle id>, e.g. autotrader:<stockId>';
+
+COMMENT ON COLUMN v_stock_current.source_vehicle_id IS 'the vehicle''s id at its vendor (Autotrader stockId, Webmotors ad id)';
+
+COMMENT ON COLUMN v_stock_current.external_stock_reference IS 'the dealer''s stock reference, to find the vehicle in the dealer''s system';
+
+COMMENT ON COLUMN v_stock_current.vin IS 'vehicle identification number, when given';
+
+COMMENT ON COLUMN v_stock_current.registration IS 'registration plate, when given';
+
+COMMENT ON COLUMN v_stock_current.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_stock_current.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_stock_current.trim IS 'trim level';
+
+COMMENT ON COLUMN v_stock_current.derivative IS 'the full variant name (Autotrader derivative)';
+
+COMMENT ON COLUMN v_stock_current.body_type IS 'body style (Hatchback, SUV, ...)';
+
+COMMENT ON COLUMN v_stock_current.fuel_type IS 'canonical: petrol, diesel, electric, hybrid, plugin_hybrid, ..., other';
+
+COMMENT ON COLUMN v_stock_current.transmission IS 'canonical: manual, automatic, other';
+
+COMMENT ON COLUMN v_stock_current.doors IS 'number of doors';
+
+COMMENT ON COLUMN v_stock_current.seats IS 'number of seats';
+
+COMMENT ON COLUMN v_stock_current.engine_cc IS 'engine capacity in cubic centimetres';
+
+COMMENT ON COLUMN v_stock_current.power_kw IS 'engine power in kilowatts';
+
+COMMENT ON COLUMN v_stock_current.co2_g_km IS 'CO2 emissions in grams per kilometre';
+
+COMMENT ON COLUMN v_stock_current.colour IS 'exterior colour';
+
+COMMENT ON COLUMN v_stock_current.model_year IS 'model year';
+
+COMMENT ON COLUMN v_stock_current.first_registration_date IS 'date of first registration';
+
+COMMENT ON COLUMN v_stock_current.mileage_km IS 'odometer reading in kilometres (miles converted)';
+
+COMMENT ON COLUMN v_stock_current.price_amount IS 'total price the buyer pays, in price_currency';
+
+COMMENT ON COLUMN v_stock_current.price_currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_stock_current.vat_status IS 'Autotrader VAT status of the price, as the vendor gives it';
+
+COMMENT ON COLUMN v_stock_current.price_indicator_rating IS 'Autotrader price indicator rating of the advert, as the vendor gives it';
+
+COMMENT ON COLUMN v_stock_current.availability IS 'available or reserved (sold and removed vehicles are not in this view)';
+
+COMMENT ON COLUMN v_stock_current.lifecycle_state IS 'the vendor''s state';
+
+COMMENT ON COLUMN v_stock_current.shown_on_dealer_site IS 'the dealer shows it on its own site; false keeps it off the classifieds (null counts as shown)';
+
+COMMENT ON COLUMN v_stock_current.images IS 'list of image URLs';
+
+COMMENT ON COLUMN v_stock_current.first_seen_at IS 'when the pipeline first saw the vehicle';
+
+COMMENT ON COLUMN v_stock_current.source_updated_at IS 'vendor time of the last applied change';
+
+COMMENT ON COLUMN v_stock_current.updated_at IS 'when the pipeline last changed this row';
+
+COMMENT ON COLUMN v_stock_current.blocking_findings IS 'blocking data-quality findings holding it back from publishing (0: publishable)';
+
+COMMENT ON COLUMN dealers.dealer_id IS '<source>:<source dealer id>, e.g. autotrader:10012345 or webmotors:03347828000109';
+
+COMMENT ON COLUMN dealers.source IS 'the vendor the dealer''s stock comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN dealers.source_dealer_id IS 'the dealer''s id at its vendor (Autotrader advertiserId, Webmotors CNPJ digits)';
+
+COMMENT ON COLUMN dealers.name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN dealers.status IS 'active, left_integration, ... (left_integration: no longer on our integration)';
+
+COMMENT ON COLUMN dealers.segment IS 'the vendor''s dealer segment (Autotrader), when given';
+
+COMMENT ON COLUMN dealers.postcode IS 'the dealer''s postcode, when the vendor gives it';
+
+COMMENT ON COLUMN dealers.source_updated_at IS 'vendor time of the last applied record';
+
+COMMENT ON COLUMN dealers.first_seen_at IS 'when the pipeline first saw the dealer';
+
+COMMENT ON COLUMN dealers.left_at IS 'when the dealer left the integration; null while on it';
+
+COMMENT ON COLUMN dealers.updated_at IS 'when the pipeline last changed this row';
+
+COMMENT ON COLUMN dealers.raw IS 'the vendor record as received';
+
+COMMENT ON COLUMN vehicles.vehicle_id IS '<source>:<source vehicle id>, e.g. autotrader:<stockId>';
+
+COMMENT ON COLUMN vehicles.source IS 'the vendor the vehicle comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN vehicles.source_vehicle_id IS 'the vehicle''s id at its vendor (Autotrader stockId, Webmotors ad id)';
+
+COMMENT ON COLUMN vehicles.dealer_id IS 'the dealer selling it (dealers.dealer_id)';
+
+COMMENT ON COLUMN vehicles.search_id IS 'Autotrader searchId, the id of the public advert';
+
+COMMENT ON COLUMN vehicles.external_stock_id IS 'Autotrader externalStockId: the dealer''s own system id';
+
+COMMENT ON COLUMN vehicles.external_stock_reference IS 'the dealer''s stock reference, to find the vehicle in the dealer''s system';
+
+COMMENT ON COLUMN vehicles.vin IS 'vehicle identification number, when given';
+
+COMMENT ON COLUMN vehicles.registration IS 'registration plate, when given';
+
+COMMENT ON COLUMN vehicles.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN vehicles.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN vehicles.trim IS 'trim level';
+
+COMMENT ON COLUMN vehicles.derivative IS 'the full variant name (Autotrader derivative)';
+
+COMMENT ON COLUMN vehicles.derivative_id IS 'Autotrader derivativeId (features and charge times are fetched again when it changes)';
+
+COMMENT ON COLUMN vehicles.vehicle_type IS 'Autotrader vehicleType (Car, Van, ...)';
+
+COMMENT ON COLUMN vehicles.condition IS 'new or used';
+
+COMMENT ON COLUMN vehicles.body_type IS 'body style (Hatchback, SUV, ...)';
+
+COMMENT ON COLUMN vehicles.fuel_type IS 'canonical: petrol, diesel, electric, hybrid, plugin_hybrid, ..., other';
+
+COMMENT ON COLUMN vehicles.source_fuel_type IS 'the vendor''s fuel value, kept when mapped to other';
+
+COMMENT ON COLUMN vehicles.transmission IS 'canonical: manual, automatic, other';
+
+COMMENT ON COLUMN vehicles.source_transmission IS 'the vendor''s transmission value, kept when mapped to other';
+
+COMMENT ON COLUMN vehicles.doors IS 'number of doors';
+
+COMMENT ON COLUMN vehicles.seats IS 'number of seats';
+
+COMMENT ON COLUMN vehicles.engine_cc IS 'engine capacity in cubic centimetres';
+
+COMMENT ON COLUMN vehicles.power_kw IS 'engine power in kilowatts';
+
+COMMENT ON COLUMN vehicles.co2_g_km IS 'CO2 emissions in grams per kilometre';
+
+COMMENT ON COLUMN vehicles.colour IS 'exterior colour';
+
+COMMENT ON COLUMN vehicles.model_year IS 'model year';
+
+COMMENT ON COLUMN vehicles.manufacture_year IS 'year of manufacture, when it differs from the model year';
+
+COMMENT ON COLUMN vehicles.first_registration_date IS 'date of first registration';
+
+COMMENT ON COLUMN vehicles.mileage_km IS 'odometer reading in kilometres (miles converted)';
+
+COMMENT ON COLUMN vehicles.price_amount IS 'total price the buyer pays, in price_currency';
+
+COMMENT ON COLUMN vehicles.price_currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN vehicles.supplied_price_amount IS 'the price the dealer supplied before fees (Autotrader suppliedPrice)';
+
+COMMENT ON COLUMN vehicles.admin_fee_amount IS 'the dealer''s admin fee included in price_amount (Autotrader)';
+
+COMMENT ON COLUMN vehicles.vat_status IS 'Autotrader VAT status of the price, as the vendor gives it';
+
+COMMENT ON COLUMN vehicles.price_indicator_rating IS 'Autotrader price indicator rating of the advert, as the vendor gives it';
+
+COMMENT ON COLUMN vehicles.lifecycle_state IS 'the vendor''s state';
+
+COMMENT ON COLUMN vehicles.reservation_status IS 'the vendor''s reservation value, as given (Autotrader)';
+
+COMMENT ON COLUMN vehicles.availability IS 'available, reserved, sold, removed';
+
+COMMENT ON COLUMN vehicles.shown_on_dealer_site IS 'the dealer shows it on its own site; false keeps it off the classifieds (null counts as shown)';
+
+COMMENT ON COLUMN vehicles.attention_grabber IS 'the advert''s short headline';
+
+COMMENT ON COLUMN vehicles.description IS 'the advert text';
+
+COMMENT ON COLUMN vehicles.description2 IS 'the advert''s second text (Autotrader)';
+
+COMMENT ON COLUMN vehicles.images IS 'list of image URLs';
+
+COMMENT ON COLUMN vehicles.video_url IS 'URL of the advert''s video';
+
+COMMENT ON COLUMN vehicles.spin_url IS 'URL of the 360-degree spin';
+
+COMMENT ON COLUMN vehicles.features IS 'the vehicle''s features (JSON list)';
+
+COMMENT ON COLUMN vehicles.highlights IS 'the advert''s highlights (JSON list)';
+
+COMMENT ON COLUMN vehicles.source_version IS 'Autotrader versionNumber; older never overwrites newer';
+
+COMMENT ON COLUMN vehicles.source_updated_at IS 'vendor time of the last applied change';
+
+COMMENT ON COLUMN vehicles.last_seen_in_baseline_at IS 'when the last complete baseline listed it';
+
+COMMENT ON COLUMN vehicles.first_seen_at IS 'when the pipeline first saw the vehicle';
+
+COMMENT ON COLUMN vehicles.updated_at IS 'when the pipeline last changed this row';
+
+COMMENT ON COLUMN vehicles.raw IS 'the vendor record as received';
+
+COMMENT ON COLUMN vehicle_changes.id IS 'row id, in the order changes were recorded';
+
+COMMENT ON COLUMN vehicle_changes.vehicle_id IS 'the vehicle (vehicles.vehicle_id)';
+
+COMMENT ON COLUMN vehicle_changes.field IS 'the vehicles column that changed';
+
+COMMENT ON COLUMN vehicle_changes.old_value IS 'JSON text of the previous value';
+
+COMMENT ON COLUMN vehicle_changes.new_value IS 'JSON text of the new value';
+
+COMMENT ON COLUMN vehicle_changes.changed_at IS 'when the change was applied';
+
+COMMENT ON COLUMN vehicle_changes.cause IS 'baseline, notification, ...';
+
+COMMENT ON COLUMN vehicle_changes.source_version IS 'Autotrader versionNumber of the record that brought the change';
+
+COMMENT ON COLUMN quality_findings.vehicle_id IS 'the vehicle (vehicles.vehicle_id)';
+
+COMMENT ON COLUMN quality_findings.check_name IS 'the rule or check that failed (price_range, model_year_range, other_vocabulary_share, ...)';
+
+COMMENT ON COLUMN quality_findings.dealer_id IS 'the vehicle''s dealer';
+
+COMMENT ON COLUMN quality_findings.severity IS 'blocking or warning (blocking keeps the vehicle off the classifieds)';
+
+COMMENT ON COLUMN quality_findings.reason IS 'why, quoting the offending value';
+
+COMMENT ON COLUMN quality_findings.detected_at IS 'when the check found it';
+
+COMMENT ON COLUMN publications.target IS 'autocosmos, autochat (webmotors_status: the status reported back to Webmotors)';
+
+COMMENT ON COLUMN publications.vehicle_id IS 'the vehicle (vehicles.vehicle_id)';
+
+COMMENT ON COLUMN publications.dealer_id IS 'the vehicle''s dealer';
+
+COMMENT ON COLUMN publications.account_id IS 'Autocosmos adminmail or Autochat dealershipId';
+
+COMMENT ON COLUMN publications.external_id IS 'stable; never changed';
+
+COMMENT ON COLUMN publications.state IS 'active, suspended, archived, deleted, error';
+
+COMMENT ON COLUMN publications.payload_hash IS 'hash of the last payload the target accepted (decides whether to send again)';
+
+COMMENT ON COLUMN publications.payload IS 'the last payload sent';
+
+COMMENT ON COLUMN publications.last_op IS 'the last operation: create, replace, price, suspend, reactivate, remove, hold, nothing';
+
+COMMENT ON COLUMN publications.last_status IS 'HTTP status of the last call; null when none was made';
+
+COMMENT ON COLUMN publications.last_error IS 'why the last operation failed or was held back; null when it succeeded';
+
+COMMENT ON COLUMN publications.flags IS 'dropped photos, unknown options, ...';
+
+COMMENT ON COLUMN publications.published_at IS 'when it first went live on the target';
+
+COMMENT ON COLUMN publications.updated_at IS 'when the pipeline last changed this row';
+
+COMMENT ON COLUMN sync_runs.id IS 'row id, in start order';
+
+COMMENT ON COLUMN sync_runs.source IS 'autotrader or webmotors';
+
+COMMENT ON COLUMN sync_runs.dealer_id IS 'the dealer downloaded';
+
+COMMENT ON COLUMN sync_runs.kind IS 'baseline, advertisers, ...';
+
+COMMENT ON COLUMN sync_runs.run_id IS 'the Dagster run that did it';
+
+COMMENT ON COLUMN sync_runs.started_at IS 'when the download started';
+
+COMMENT ON COLUMN sync_runs.finished_at IS 'when it ended; null while running or after a crash';
+
+COMMENT ON COLUMN sync_runs.complete IS 'every page arrived (only a complete baseline may mark vehicles removed)';
+
+COMMENT ON COLUMN sync_runs.pages IS 'pages downloaded';
+
+COMMENT ON COLUMN sync_runs.records IS 'records downloaded';
+
+COMMENT ON COLUMN sync_runs.created IS 'vehicles created by it';
+
+COMMENT ON COLUMN sync_runs.updated IS 'vehicles changed by it';
+
+COMMENT ON COLUMN sync_runs.removed IS 'vehicles marked removed by it';
+
+COMMENT ON COLUMN sync_runs.error IS 'why it did not complete';
+
+COMMENT ON COLUMN api_blocks.id IS 'row id';
+
+COMMENT ON COLUMN api_blocks.vendor IS 'autotrader, webmotors, autocosmos, autochat';
+
+COMMENT ON COLUMN api_blocks.service IS 'null: every service for that dealer';
+
+COMMENT ON COLUMN api_blocks.dealer_id IS 'null: the whole vendor';
+
+COMMENT ON COLUMN api_blocks.reason IS '403A, 403B, 400, ...';
+
+COMMENT ON COLUMN api_blocks.message IS 'the vendor''s message';
+
+COMMENT ON COLUMN api_blocks.action IS 'what a person should do';
+
+COMMENT ON COLUMN api_blocks.method IS 'HTTP method of the refused call';
+
+COMMENT ON COLUMN api_blocks.path IS 'path of the refused call, secrets removed';
+
+COMMENT ON COLUMN api_blocks.cf_ray IS 'the vendor''s request id (Cloudflare CF-Ray), to quote to the vendor';
+
+COMMENT ON COLUMN api_blocks.created_at IS 'when the block started';
+
+COMMENT ON COLUMN api_blocks.resolved_at IS 'when a person resolved it; null while open';
+
+COMMENT ON COLUMN api_blocks.resolved_note IS 'what the person did';
+
+COMMENT ON COLUMN v_stock_current.dealer_id IS 'the dealer selling it (dealers.dealer_id)';
+
+COMMENT ON COLUMN v_stock_current.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_stock_current.source IS 'the vendor the vehicle comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_stock_current.vehicle_id IS '<source>:<source vehicle id>, e.g. autotrader:<stockId>';
+
+COMMENT ON COLUMN v_stock_current.source_vehicle_id IS 'the vehicle''s id at its vendor (Autotrader stockId, Webmotors ad id)';
+
+COMMENT ON COLUMN v_stock_current.external_stock_reference IS 'the dealer''s stock reference, to find the vehicle in the dealer''s system';
+
+COMMENT ON COLUMN v_stock_current.vin IS 'vehicle identification number, when given';
+
+COMMENT ON COLUMN v_stock_current.registration IS 'registration plate, when given';
+
+COMMENT ON COLUMN v_stock_current.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_stock_current.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_stock_current.trim IS 'trim level';
+
+COMMENT ON COLUMN v_stock_current.derivative IS 'the full variant name (Autotrader derivative)';
+
+COMMENT ON COLUMN v_stock_current.body_type IS 'body style (Hatchback, SUV, ...)';
+
+COMMENT ON COLUMN v_stock_current.fuel_type IS 'canonical: petrol, diesel, electric, hybrid, plugin_hybrid, ..., other';
+
+COMMENT ON COLUMN v_stock_current.transmission IS 'canonical: manual, automatic, other';
+
+COMMENT ON COLUMN v_stock_current.doors IS 'number of doors';
+
+COMMENT ON COLUMN v_stock_current.seats IS 'number of seats';
+
+COMMENT ON COLUMN v_stock_current.engine_cc IS 'engine capacity in cubic centimetres';
+
+COMMENT ON COLUMN v_stock_current.power_kw IS 'engine power in kilowatts';
+
+COMMENT ON COLUMN v_stock_current.co2_g_km IS 'CO2 emissions in grams per kilometre';
+
+COMMENT ON COLUMN v_stock_current.colour IS 'exterior colour';
+
+COMMENT ON COLUMN v_stock_current.model_year IS 'model year';
+
+COMMENT ON COLUMN v_stock_current.first_registration_date IS 'date of first registration';
+
+COMMENT ON COLUMN v_stock_current.mileage_km IS 'odometer reading in kilometres (miles converted)';
+
+COMMENT ON COLUMN v_stock_current.price_amount IS 'total price the buyer pays, in price_currency';
+
+COMMENT ON COLUMN v_stock_current.price_currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_stock_current.vat_status IS 'Autotrader VAT status of the price, as the vendor gives it';
+
+COMMENT ON COLUMN v_stock_current.price_indicator_rating IS 'Autotrader price indicator rating of the advert, as the vendor gives it';
+
+COMMENT ON COLUMN v_stock_current.availability IS 'available or reserved (sold and removed vehicles are not in this view)';
+
+COMMENT ON COLUMN v_stock_current.lifecycle_state IS 'the vendor''s state';
+
+COMMENT ON COLUMN v_stock_current.shown_on_dealer_site IS 'the dealer shows it on its own site; false keeps it off the classifieds (null counts as shown)';
+
+COMMENT ON COLUMN v_stock_current.images IS 'list of image URLs';
+
+COMMENT ON COLUMN v_stock_current.first_seen_at IS 'when the pipeline first saw the vehicle';
+
+COMMENT ON COLUMN v_stock_current.source_updated_at IS 'vendor time of the last applied change';
+
+COMMENT ON COLUMN v_stock_current.updated_at IS 'when the pipeline last changed this row';
+
+COMMENT ON COLUMN v_stock_current.blocking_findings IS 'blocking data-quality findings holding it back from publishing (0: publishable)';
+
+COMMENT ON COLUMN v_price_history.vehicle_id IS '<source>:<source vehicle id>, e.g. autotrader:<stockId>';
+
+COMMENT ON COLUMN v_price_history.dealer_id IS 'the dealer selling it (dealers.dealer_id)';
+
+COMMENT ON COLUMN v_price_history.source IS 'the vendor the vehicle comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_price_history.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_price_history.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_price_history.field IS 'which price changed: price_amount, supplied_price_amount or admin_fee_amount';
+
+COMMENT ON COLUMN v_price_history.currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_price_history.old_amount IS 'the amount before the change (null for a first price)';
+
+COMMENT ON COLUMN v_price_history.new_amount IS 'the amount after the change';
+
+COMMENT ON COLUMN v_price_history.change_amount IS 'new_amount minus old_amount (negative: a cut)';
+
+COMMENT ON COLUMN v_price_history.changed_at IS 'when the change was applied';
+
+COMMENT ON COLUMN v_price_history.cause IS 'baseline, notification, ...';
+
+COMMENT ON COLUMN v_price_history.source_version IS 'Autotrader versionNumber of the record that brought the change';
+
+COMMENT ON COLUMN v_dealer_sync_health.dealer_id IS '<source>:<source dealer id>, e.g. autotrader:10012345 or webmotors:03347828000109';
+
+COMMENT ON COLUMN v_dealer_sync_health.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_dealer_sync_health.source IS 'the vendor the dealer''s stock comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_dealer_sync_health.dealer_status IS 'active, left_integration, ... (left_integration: no longer on our integration)';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_started_at IS 'when the dealer''s last baseline download started (complete or not)';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_finished_at IS 'when it ended; null while running or after a crash';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_complete IS 'whether that last download was complete';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_records IS 'records in that last download';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_baseline_error IS 'why that last download did not complete';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_complete_baseline_at IS 'when the last complete baseline finished (older than DEALER_PIPELINE_FRESHNESS_HOURS: stale)';
+
+COMMENT ON COLUMN v_dealer_sync_health.last_complete_records IS 'records in the last complete baseline';
+
+COMMENT ON COLUMN v_dealer_sync_health.previous_complete_records IS 'records in the complete baseline before it (a drop of more than a fifth is warned)';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_available IS 'the dealer''s vehicles now available';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_reserved IS 'the dealer''s vehicles now reserved';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_sold IS 'the dealer''s vehicles sold';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_removed IS 'the dealer''s vehicles removed';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_total IS 'all the dealer''s vehicles in the store';
+
+COMMENT ON COLUMN v_dealer_sync_health.vehicles_blocked IS 'vehicles held back by at least one blocking finding';
+
+COMMENT ON COLUMN v_dealer_sync_health.blocking_findings IS 'blocking data-quality findings';
+
+COMMENT ON COLUMN v_dealer_sync_health.warning_findings IS 'warning data-quality findings';
+
+COMMENT ON COLUMN v_dealer_sync_health.open_blocks IS 'API blocks still open for this dealer';
+
+COMMENT ON COLUMN v_dealer_sync_health.open_vendor_blocks IS 'API blocks still open for the dealer''s whole vendor';
+
+COMMENT ON COLUMN v_data_quality.dealer_id IS 'the vehicle''s dealer';
+
+COMMENT ON COLUMN v_data_quality.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_data_quality.vehicle_id IS 'the vehicle (vehicles.vehicle_id)';
+
+COMMENT ON COLUMN v_data_quality.source IS 'the vendor the vehicle comes from: autotrader or webmotors';
+
+COMMENT ON COLUMN v_data_quality.source_vehicle_id IS 'the vehicle''s id at its vendor (Autotrader stockId, Webmotors ad id)';
+
+COMMENT ON COLUMN v_data_quality.external_stock_reference IS 'the dealer''s stock reference, to find the vehicle in the dealer''s system';
+
+COMMENT ON COLUMN v_data_quality.check_name IS 'the rule or check that failed (price_range, model_year_range, other_vocabulary_share, ...)';
+
+COMMENT ON COLUMN v_data_quality.severity IS 'blocking or warning (blocking keeps the vehicle off the classifieds)';
+
+COMMENT ON COLUMN v_data_quality.reason IS 'why, quoting the offending value';
+
+COMMENT ON COLUMN v_data_quality.detected_at IS 'when the check found it';
+
+COMMENT ON COLUMN v_data_quality.availability IS 'available, reserved, sold, removed';
+
+COMMENT ON COLUMN v_data_quality.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_data_quality.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_data_quality.registration IS 'registration plate, when given';
+
+COMMENT ON COLUMN v_data_quality.vin IS 'vehicle identification number, when given';
+
+COMMENT ON COLUMN v_data_quality.price_amount IS 'total price the buyer pays, in price_currency';
+
+COMMENT ON COLUMN v_data_quality.price_currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_data_quality.vehicle_updated_at IS 'when the pipeline last changed this row';
+
+COMMENT ON COLUMN v_publications.target IS 'the classified: autocosmos or autochat';
+
+COMMENT ON COLUMN v_publications.dealer_id IS 'the vehicle''s dealer';
+
+COMMENT ON COLUMN v_publications.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_publications.vehicle_id IS 'the vehicle (vehicles.vehicle_id)';
+
+COMMENT ON COLUMN v_publications.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_publications.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_publications.registration IS 'registration plate, when given';
+
+COMMENT ON COLUMN v_publications.price_amount IS 'total price the buyer pays, in price_currency';
+
+COMMENT ON COLUMN v_publications.price_currency IS 'ISO 4217 currency of every amount of the row (GBP, BRL)';
+
+COMMENT ON COLUMN v_publications.availability IS 'available, reserved, sold, removed';
+
+COMMENT ON COLUMN v_publications.account_id IS 'Autocosmos adminmail or Autochat dealershipId';
+
+COMMENT ON COLUMN v_publications.external_id IS 'the vehicle''s id on the target (stable; never changed)';
+
+COMMENT ON COLUMN v_publications.state IS 'active, suspended, archived, deleted, error';
+
+COMMENT ON COLUMN v_publications.live IS '1 when it is live on the target now (state active), else 0';
+
+COMMENT ON COLUMN v_publications.held_back IS '1 when the last decision was to hold it back (never sent: not publishable), else 0';
+
+COMMENT ON COLUMN v_publications.reason IS 'why it was held back, or why the target refused or suspended it; null when the last operation succeeded';
+
+COMMENT ON COLUMN v_publications.last_op IS 'the last operation: create, replace, price, suspend, reactivate, remove, hold, nothing';
+
+COMMENT ON COLUMN v_publications.last_status IS 'HTTP status of the last call; null when none was made';
+
+COMMENT ON COLUMN v_publications.published_at IS 'when it first went live on the target';
+
+COMMENT ON COLUMN v_publications.updated_at IS 'when the pipeline last changed this row';
+
+UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004';
 
 COMMIT;
 

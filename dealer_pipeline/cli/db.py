@@ -37,7 +37,14 @@ def downgrade(revision: str) -> None:
 @db.command("render-sql")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Default: sql/schema.sql")
 def render_sql(out: Path | None) -> None:
-    """Write the PostgreSQL DDL that the migrations produce."""
+    """Write the PostgreSQL DDL that the migrations produce, and the data dictionary's view-file column
+    blocks and docs/data-dictionary.md."""
+    from dealer_pipeline.store import dictionary, views
+
     target = out or project_root() / "sql" / "schema.sql"
     target.write_text(migrate.render_postgres_ddl())
     click.echo(f"wrote {target}")
+    for path, text in dictionary.rendered_files(views.views_dir()).items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            click.echo(f"wrote {path}")

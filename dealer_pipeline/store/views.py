@@ -20,6 +20,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from dealer_pipeline.paths import project_root
+from dealer_pipeline.store import dictionary
 
 ANALYST_ROLE = "dealer_pipeline_analyst"
 _CREATE = re.compile(r"^\s*CREATE\s+VIEW\s+(\w+)\s+AS\b", re.IGNORECASE | re.MULTILINE)
@@ -46,11 +47,15 @@ def _parse(path: Path, name: str) -> ViewDefinition:
     lines = text.splitlines()
     comment_lines = []
     for line in lines:
-        if not line.startswith("--"):
+        if not line.startswith("--") or line.startswith(dictionary.COLUMNS_MARKER):
             break
         comment_lines.append(line[2:].strip())
     comment = " ".join(part for part in comment_lines if part)
-    body = "\n".join(lines[len(comment_lines):]).strip().rstrip(";").strip()
+    # the generated column block (dictionary.yaml's text) is documentation, not part of the view's comment
+    skipped = len(comment_lines)
+    while skipped < len(lines) and lines[skipped].startswith("--"):
+        skipped += 1
+    body = "\n".join(lines[skipped:]).strip().rstrip(";").strip()
     match = _CREATE.match(body)
     if not comment:
         raise ValueError(f"{path.name}: a view file starts with a -- comment saying what a row is")
@@ -88,6 +93,7 @@ def install_statements(dialect: str) -> list[str]:
         statements.append(view.create_sql)
         if dialect == "postgresql":
             statements.append(f"COMMENT ON VIEW {view.name} IS {_quote_literal(view.comment)}")
+            statements += dictionary.comment_statements(only=view.name)
     return statements
 
 

@@ -1,6 +1,29 @@
 -- One row per dealer known to the store (from dealers, vehicles or baseline sync runs): its last
 -- baseline download (complete or not), its last and previous complete baselines, its vehicles by
 -- availability, its data-quality findings, and the API blocks still open for it or its whole vendor.
+-- Columns (from dealer_pipeline/store/dictionary.yaml; `dealer-pipeline db render-sql` writes them):
+--   dealer_id: <source>:<source dealer id>, e.g. autotrader:10012345 or webmotors:03347828000109
+--   dealer_name: the dealer's trading name as the vendor gives it
+--   source: the vendor the dealer's stock comes from: autotrader or webmotors
+--   dealer_status: active, left_integration, ... (left_integration: no longer on our integration)
+--   last_baseline_started_at: when the dealer's last baseline download started (complete or not)
+--   last_baseline_finished_at: when it ended; null while running or after a crash
+--   last_baseline_complete: whether that last download was complete
+--   last_baseline_records: records in that last download
+--   last_baseline_error: why that last download did not complete
+--   last_complete_baseline_at: when the last complete baseline finished (older than DEALER_PIPELINE_FRESHNESS_HOURS: stale)
+--   last_complete_records: records in the last complete baseline
+--   previous_complete_records: records in the complete baseline before it (a drop of more than a fifth is warned)
+--   vehicles_available: the dealer's vehicles now available
+--   vehicles_reserved: the dealer's vehicles now reserved
+--   vehicles_sold: the dealer's vehicles sold
+--   vehicles_removed: the dealer's vehicles removed
+--   vehicles_total: all the dealer's vehicles in the store
+--   vehicles_blocked: vehicles held back by at least one blocking finding
+--   blocking_findings: blocking data-quality findings
+--   warning_findings: warning data-quality findings
+--   open_blocks: API blocks still open for this dealer
+--   open_vendor_blocks: API blocks still open for the dealer's whole vendor
 CREATE VIEW v_dealer_sync_health AS
 WITH known AS (
     SELECT dealer_id FROM dealers

@@ -1,6 +1,20 @@
 -- One row per change of a vehicle's price (total price, supplied price or admin fee) recorded in
 -- vehicle_changes, with the old and new amounts as numbers in the vehicle's currency, the difference,
 -- when it changed and why (baseline, notification, ...).
+-- Columns (from dealer_pipeline/store/dictionary.yaml; `dealer-pipeline db render-sql` writes them):
+--   vehicle_id: <source>:<source vehicle id>, e.g. autotrader:<stockId>
+--   dealer_id: the dealer selling it (dealers.dealer_id)
+--   source: the vendor the vehicle comes from: autotrader or webmotors
+--   make: manufacturer, as the vendor names it
+--   model: model, as the vendor names it
+--   field: which price changed: price_amount, supplied_price_amount or admin_fee_amount
+--   currency: ISO 4217 currency of every amount of the row (GBP, BRL)
+--   old_amount: the amount before the change (null for a first price)
+--   new_amount: the amount after the change
+--   change_amount: new_amount minus old_amount (negative: a cut)
+--   changed_at: when the change was applied
+--   cause: baseline, notification, ...
+--   source_version: Autotrader versionNumber of the record that brought the change
 CREATE VIEW v_price_history AS
 SELECT
     p.vehicle_id,

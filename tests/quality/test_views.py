@@ -12,7 +12,7 @@ from dealer_pipeline.quality import evaluate_blocking_rules, load_vehicles, repl
 from dealer_pipeline.store import migrate, views
 from dealer_pipeline.store.engine import create_store_engine, transaction
 from dealer_pipeline.store.repository import insert_many
-from dealer_pipeline.store.schema import api_blocks, quality_findings, vehicle_changes
+from dealer_pipeline.store.schema import api_blocks, publications, quality_findings, vehicle_changes
 from tests.quality.factories import (
     BR_DEALER,
     NOW,
@@ -27,7 +27,7 @@ from tests.quality.factories import (
     uk_vehicle,
 )
 
-VIEW_NAMES = ["v_data_quality", "v_dealer_sync_health", "v_price_history", "v_stock_current"]
+VIEW_NAMES = ["v_data_quality", "v_dealer_sync_health", "v_price_history", "v_publications", "v_stock_current"]
 
 
 def _change(vehicle_id: str, field: str, old: str | None, new: str | None, hours_ago: int) -> dict:
@@ -67,6 +67,16 @@ def analyst_data(store: sa.Engine) -> dict[str, dict]:
             {"vendor": "autotrader", "service": None, "dealer_id": None, "reason": "401",
              "message": "Access token is missing, invalid or expired", "created_at": NOW, "resolved_at": None},
         ])
+    with transaction(store) as conn:
+        insert_many(conn, publications, [
+            _publication("autocosmos", rows["uk_ok"], "active", "create", hours_ago=30),
+            _publication("autocosmos", rows["uk_cheap"], "error", "hold",
+                         error="price_range: price 11.00 GBP outside 500-500000 GBP"),
+            _publication("autocosmos", rows["br_ok"], "active", "replace", hours_ago=20),
+            _publication("autochat", rows["uk_ok"], "active", "create", hours_ago=10),
+            _publication("autochat", rows["uk_reserved"], "suspended", "suspend", hours_ago=40),
+            _publication("webmotors_status", rows["br_ok"], "active", "create"),  # a report, not a classified
+        ])
     insert_baselines(store, [
         baseline(UK_DEALER, NOW - timedelta(days=2), 4),
         baseline(UK_DEALER, NOW - timedelta(days=1), 3),
@@ -82,6 +92,14 @@ def analyst_data(store: sa.Engine) -> dict[str, dict]:
             "check_name": "other_vocabulary_share", "severity": "warning",
             "reason": "transmission other (vendor value 'Semi-automática')", "detected_at": NOW}])
     return rows
+
+
+def _publication(target: str, vehicle: dict, state: str, last_op: str, *, hours_ago: int | None = None,
+                 error: str | None = None) -> dict:
+    return {"target": target, "vehicle_id": vehicle["vehicle_id"], "dealer_id": vehicle["dealer_id"],
+            "account_id": f"{target}-account", "external_id": f"x-{vehicle['vehicle_id']}", "state": state,
+            "last_op": last_op, "last_error": error, "flags": {},
+            "published_at": NOW - timedelta(hours=hours_ago) if hours_ago is not None else None, "updated_at": NOW}
 
 
 def _select(store: sa.Engine, sql: str) -> list[dict]:
@@ -194,11 +212,16 @@ def test_view_files_follow_the_convention() -> None:
 def test_the_documented_questions_are_answered(store: sa.Engine, analyst_data: dict[str, dict]) -> None:
     """The README's example questions run unchanged on both databases and find the crafted facts."""
     queries = documented_queries()
-    assert len(queries) == 4
-    stock, cuts, held_back, unhealthy = (_select(store, q) for q in queries)
+    assert len(queries) == 6
+    stock, cuts, held_back, unhealthy, live_where, not_published = (_select(store, q) for q in queries)
     gbp = [r for r in stock if r["dealer_id"] == UK_DEALER and r["fuel_type"] == "petrol"]
     assert len(gbp) == 1 and gbp[0]["vehicles"] == 2 and gbp[0]["held_back"] == 1
     assert [(r["vehicle_id"], Decimal(str(r["total_change"]))) for r in cuts] == [
         (analyst_data["br_ok"]["vehicle_id"], Decimal("-2400")), (analyst_data["uk_ok"]["vehicle_id"], Decimal("-500"))]
     assert [r["vehicle_id"] for r in held_back] == [analyst_data["uk_cheap"]["vehicle_id"]]
     assert [r["dealer_id"] for r in unhealthy] == [UK_DEALER, UK_DEALER_2]
+    assert [(r["target"], r["dealer_id"], r["live_vehicles"], r["held_back"], r["not_live"]) for r in live_where] == [
+        ("autochat", UK_DEALER, 1, 0, 1), ("autocosmos", UK_DEALER, 1, 1, 0), ("autocosmos", BR_DEALER, 1, 0, 0)]
+    assert [(r["target"], r["vehicle_id"]) for r in not_published] == [
+        ("autocosmos", analyst_data["uk_cheap"]["vehicle_id"])]
+    assert not_published[0]["reason"].startswith("price_range: price 11.00 GBP")
