@@ -1849,7 +1849,75 @@ COMMENT ON COLUMN v_publications.published_at IS 'when it first went live on the
 
 COMMENT ON COLUMN v_publications.updated_at IS 'when the pipeline last changed this row';
 
+COMMENT ON COLUMN v_catalog_review.spec_key IS 'hash of the normalised request parameters (catalog_matches.spec_key)';
+
+COMMENT ON COLUMN v_catalog_review.status IS 'matched, ranked, unresolved';
+
+COMMENT ON COLUMN v_catalog_review.make IS 'the make asked of the Autocosmos catalogue';
+
+COMMENT ON COLUMN v_catalog_review.model IS 'the model asked';
+
+COMMENT ON COLUMN v_catalog_review.trim IS 'the trim asked';
+
+COMMENT ON COLUMN v_catalog_review.year IS 'the model year asked';
+
+COMMENT ON COLUMN v_catalog_review.fuel_type IS 'the fuel type asked, in the catalogue''s vocabulary';
+
+COMMENT ON COLUMN v_catalog_review.transmission_type IS 'the transmission asked, in the catalogue''s vocabulary';
+
+COMMENT ON COLUMN v_catalog_review.model_href IS 'the catalogue model the answer was looked up under';
+
+COMMENT ON COLUMN v_catalog_review.confidence IS 'how sure the best match is, 0 to 1';
+
+COMMENT ON COLUMN v_catalog_review.top_candidate_href IS 'the best candidate version the catalogue offered';
+
+COMMENT ON COLUMN v_catalog_review.top_candidate_name IS 'its name';
+
+COMMENT ON COLUMN v_catalog_review.vehicles IS 'vehicles waiting on this specification';
+
+COMMENT ON COLUMN v_catalog_review.resolved_at IS 'when the catalogue was last asked';
+
+COMMENT ON COLUMN v_catalog_review.recheck_requested_at IS 'an operator sent the spec back: ask the catalogue again';
+
+COMMENT ON COLUMN v_catalog_review.review_note IS 'the operator''s note';
+
 UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004';
+
+-- Running upgrade 0005 -> 0006
+
+COMMENT ON COLUMN v_catalog_review.spec_key IS 'hash of the normalised request parameters (catalog_matches.spec_key)';
+
+COMMENT ON COLUMN v_catalog_review.status IS 'matched, ranked, unresolved';
+
+COMMENT ON COLUMN v_catalog_review.make IS 'the make asked of the Autocosmos catalogue';
+
+COMMENT ON COLUMN v_catalog_review.model IS 'the model asked';
+
+COMMENT ON COLUMN v_catalog_review.trim IS 'the trim asked';
+
+COMMENT ON COLUMN v_catalog_review.year IS 'the model year asked';
+
+COMMENT ON COLUMN v_catalog_review.fuel_type IS 'the fuel type asked, in the catalogue''s vocabulary';
+
+COMMENT ON COLUMN v_catalog_review.transmission_type IS 'the transmission asked, in the catalogue''s vocabulary';
+
+COMMENT ON COLUMN v_catalog_review.model_href IS 'the catalogue model the answer was looked up under';
+
+COMMENT ON COLUMN v_catalog_review.confidence IS 'how sure the best match is, 0 to 1';
+
+COMMENT ON COLUMN v_catalog_review.top_candidate_href IS 'the best candidate version the catalogue offered';
+
+COMMENT ON COLUMN v_catalog_review.top_candidate_name IS 'its name';
+
+COMMENT ON COLUMN v_catalog_review.vehicles IS 'vehicles waiting on this specification';
+
+COMMENT ON COLUMN v_catalog_review.resolved_at IS 'when the catalogue was last asked';
+
+COMMENT ON COLUMN v_catalog_review.recheck_requested_at IS 'an operator sent the spec back: ask the catalogue again';
+
+COMMENT ON COLUMN v_catalog_review.review_note IS 'the operator''s note';
+
+UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0005';
 
 COMMIT;
 
