@@ -157,7 +157,7 @@ class Intake:
         return decide(delivery)
 
     def answered(self, delivery: Delivery, decision: Decision, stored: storage.Stored) -> Answer:
-        if decision.failed_reason is not None:
+        if decision.failed_reason is not None and stored.created:  # a duplicate was logged the first time
             log.warning("stored %s webhook as failed (id %s): %s", delivery.source, stored.event_id,
                         decision.failed_reason)
         return decision.answer(stored)
