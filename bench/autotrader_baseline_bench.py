@@ -24,7 +24,6 @@ import json
 import math
 import os
 import resource
-import secrets
 import subprocess
 import sys
 import time
@@ -32,12 +31,13 @@ from collections import Counter
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa
+
+from bench.support import classify_call, everyone_on_the_integration, fresh_database
 
 TOKEN_USABLE_SECONDS = 15 * 60 - 60  # lifetime minus the refresh margin
 
@@ -68,30 +68,6 @@ def worker(ids: list[str], concurrency: int) -> None:
 
 
 # ---- the driver ------------------------------------------------------------------------------------
-def _fresh_database(admin_url: str) -> str:
-    name = f"bench_{secrets.token_hex(4)}"
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    engine.dispose()
-    return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _everyone_on_the_integration(sandbox: Any) -> int:
-    """The world's deliberate 403 A/B and inactive advertisers are made ordinary: a clean run."""
-    changed = 0
-    for advertiser in sandbox.world(refresh=True)["autotrader"]:
-        aid = advertiser["advertiser_id"]
-        if not (advertiser["on_integration"] and advertiser["stock_sync"]):
-            sandbox.control("POST", f"/autotrader/advertisers/{aid}/access", {"on_integration": True,
-                                                                              "stock_sync": True})
-            changed += 1
-        if advertiser["status"] != "Active":
-            sandbox.control("POST", f"/autotrader/advertisers/{aid}/change", {"status": "Active", "deliver": False})
-            changed += 1
-    return changed
-
-
 def _advertisers_run() -> tuple[list[str], float]:
     import logging
 
@@ -108,20 +84,6 @@ def _advertisers_run() -> tuple[list[str], float]:
         assert result.success
         keys = instance.get_dynamic_partitions(at.ADVERTISER_PARTITIONS.name)
     return list(keys), time.perf_counter() - started
-
-
-def _classify(path: str) -> str:
-    if path == "/authenticate":
-        return "token"
-    if path == "/advertisers":
-        return "advertisers pages"
-    if path == "/stock":
-        return "stock pages"
-    if path.endswith("/features"):
-        return "features"
-    if path.endswith("/charge-times"):
-        return "charge times"
-    return "other"
 
 
 def _log_write_cost(url: str, rows: int = 3000) -> tuple[float, float]:
@@ -174,13 +136,13 @@ def main() -> int:
 
     with ExitStack() as stack:
         admin = args.pg_url or stack.enter_context(throwaway_postgres())
-        url = _fresh_database(admin)
+        url = fresh_database(admin)
         engine = create_store_engine(url)
         migrate.upgrade(engine)
         t0 = time.perf_counter()
         sandbox = stack.enter_context(start_sandbox(seed=args.seed, dealers=args.advertisers,
                                                     vehicles=args.vehicles))
-        normalised = _everyone_on_the_integration(sandbox)
+        normalised = everyone_on_the_integration(sandbox)
         setup_seconds = time.perf_counter() - t0
         os.environ.update(sandbox.env())
         os.environ["DEALER_PIPELINE_DATABASE_URL"] = url
@@ -202,7 +164,7 @@ def main() -> int:
         wall = time.perf_counter() - started
 
         calls = sandbox.calls(vendor="autotrader", since=since)
-        made = Counter(_classify(c["path"]) for c in calls)
+        made = Counter(classify_call(c["path"]) for c in calls)
         statuses = Counter(c["status"] for c in calls)
         with engine.connect() as conn:
             live = conn.execute(sa.select(vehicles.c.fuel_type).where(

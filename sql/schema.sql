@@ -1919,5 +1919,27 @@ COMMENT ON COLUMN v_catalog_review.review_note IS 'the operator''s note';
 
 UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0005';
 
+-- Running upgrade 0006 -> 0007
+
+CREATE TABLE dealer_leases (
+    dealer_id TEXT NOT NULL, 
+    owner TEXT NOT NULL, 
+    run_id TEXT, 
+    work TEXT NOT NULL, 
+    acquired_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    until TIMESTAMP WITH TIME ZONE NOT NULL, 
+    CONSTRAINT pk_dealer_leases PRIMARY KEY (dealer_id)
+);
+
+COMMENT ON COLUMN dealer_leases.owner IS 'the process and thread syncing the dealer now';
+
+COMMENT ON COLUMN dealer_leases.run_id IS 'the Dagster run it works for';
+
+COMMENT ON COLUMN dealer_leases.work IS 'baseline, features, charge_times, ...';
+
+COMMENT ON COLUMN dealer_leases.until IS 'taken over by another run after this (a crashed holder)';
+
+UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0006';
+
 COMMIT;
 

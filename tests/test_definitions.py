@@ -54,8 +54,6 @@ def test_loading_the_code_location_leaves_pandas_and_great_expectations_unimport
 
 #: Per-dealer schedules -> the dynamic partitions they fan out over.
 DEALER_SCHEDULES = {
-    "autotrader_stock_schedule": "autotrader_advertiser",
-    "webmotors_stock_schedule": "webmotors_dealer",
     "autocosmos_publish_schedule": "published_dealer",
     "autocosmos_audit_schedule": "published_dealer",
     "publishing_autochat_schedule": "published_dealer",
@@ -74,11 +72,8 @@ def test_per_dealer_schedules_request_one_keyed_run_per_partition() -> None:
     from dealer_pipeline.definitions import defs
 
     repository = defs.get_repository_def()
-    partitions = {"autotrader_advertiser": ["10012345", "10012346"],
-                  "webmotors_dealer": ["03347828000109", "11222333000181"],
-                  "published_dealer": ["autotrader:10012345", "webmotors:03347828000109"]}
-    expected_tag = {"autotrader_advertiser": lambda k: f"autotrader:{k}",
-                    "webmotors_dealer": lambda k: f"webmotors:{k}", "published_dealer": lambda k: k}
+    partitions = {"published_dealer": ["autotrader:10012345", "webmotors:03347828000109"]}
+    expected_tag = {"published_dealer": lambda k: k}
     with dg.instance_for_test() as instance:  # schedule contexts need an instance with a ref
         for name, keys in partitions.items():
             instance.add_dynamic_partitions(name, keys)
@@ -140,3 +135,51 @@ def test_canonical_vehicles_carries_the_column_schema_of_the_table() -> None:
     by_name = {c.name: c for c in schema.columns}
     assert by_name["vehicle_id"].constraints.unique and not by_name["vehicle_id"].constraints.nullable
     assert by_name["price_amount"].type == "numeric(14, 2)" and by_name["price_amount"].description
+
+
+#: Stock schedules -> the dynamic partitions whose ranges they request.
+STOCK_SCHEDULES = {"autotrader_stock_schedule": ("autotrader_advertiser", "autotrader"),
+                   "webmotors_stock_schedule": ("webmotors_dealer", "webmotors")}
+
+
+def test_stock_schedules_request_runs_over_ranges_of_dealers() -> None:
+    """A stock tick covers every dealer partition exactly once, in ranges of at most DEALERS_PER_RUN
+    consecutive partitions (Dagster's range tags); a lone dealer gets its partition key and dealer tag;
+    the next tick's run keys differ."""
+    from datetime import UTC, datetime
+
+    import dagster as dg
+
+    from dealer_pipeline.defs.common import DEALERS_PER_RUN
+    from dealer_pipeline.definitions import defs
+
+    repository = defs.get_repository_def()
+    for schedule_name, (partitions_name, source) in STOCK_SCHEDULES.items():
+        schedule = defs.resolve_schedule_def(schedule_name)
+        for count in (1, 2, 2 * DEALERS_PER_RUN + 1):
+            keys = [f"{10000000 + i:014d}" for i in range(count)]
+            with dg.instance_for_test() as instance:
+                instance.add_dynamic_partitions(partitions_name, keys)
+                run_keys = []
+                for hour in (5, 11):
+                    context = dg.build_schedule_context(
+                        instance=instance, repository_def=repository,
+                        scheduled_execution_time=datetime(2026, 1, 5, hour, tzinfo=UTC))
+                    requests = schedule.evaluate_tick(context).run_requests or []
+                    covered = []
+                    for request in requests:
+                        if request.partition_key is not None:
+                            assert request.tags["dealer_pipeline/dealer"] == f"{source}:{request.partition_key}"
+                            covered.append(request.partition_key)
+                            continue
+                        start = request.tags["dagster/asset_partition_range_start"]
+                        end = request.tags["dagster/asset_partition_range_end"]
+                        chunk = keys[keys.index(start):keys.index(end) + 1]
+                        assert 1 < len(chunk) <= DEALERS_PER_RUN
+                        assert request.tags["dealer_pipeline/dealers"].endswith(f"({len(chunk)})")
+                        covered.extend(chunk)
+                    assert covered == keys, schedule_name
+                    assert len(requests) == -(-count // DEALERS_PER_RUN)
+                    run_keys.append({r.run_key for r in requests})
+                    assert None not in run_keys[-1] and len(run_keys[-1]) == len(requests)
+                assert not run_keys[0] & run_keys[1], f"{schedule_name}: a later tick must launch new runs"

@@ -29,9 +29,12 @@ def test_sync_one_autotrader_dealer_through_the_instance(sandbox: SandboxHandle,
                   if d["on_integration"] and d["stock_sync"] and d["status"] == "Active" and d["autocosmos_adminmail"])
     advertiser = dealer["advertiser_id"]
 
+    since = sandbox.last_seq()
     result = _cli(["sync", "--source", "autotrader", "--dealer", f"autotrader:{advertiser}"], env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"ok     autotrader:{advertiser}" in result.stdout
+    listing = [c["query"] for c in sandbox.calls(vendor="autotrader", since=since) if c["path"] == "/advertisers"]
+    assert listing == [{"advertiserId": advertiser}], "AT-ADV-3: one ?advertiserId= call instead of the listing"
 
     engine = create_store_engine(store_url)
     with engine.connect() as conn:
@@ -59,3 +62,35 @@ def test_sync_rejects_an_unknown_dealer(sandbox: SandboxHandle, tmp_path: Path) 
     result = _cli(["sync", "--source", "autotrader", "--dealer", "autotrader:999999999"], env)
     assert result.returncode == 1
     assert "unknown dealer autotrader:999999999" in result.stdout
+
+
+def test_sync_shows_progress_and_a_summary_not_the_event_log(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """Progress (dealers per stage, vehicles, calls, calls/s, time left) and the summary; a dealer the
+    vendor refuses is named with the vendor's message and the action; DEBUG events only with --verbose."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    store_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    env = dict(os.environ, **sandbox.env(), DAGSTER_HOME=str(home), DEALER_PIPELINE_DATABASE_URL=store_url)
+    world = sandbox.world()["autotrader"]
+    listed = [d for d in world if d["on_integration"] and d["status"] == "Active"]
+    refused = [d["advertiser_id"] for d in listed if not d["stock_sync"]]
+
+    result = _cli(["sync", "--source", "autotrader", "--no-publish"], env)
+    out = result.stdout
+    assert "DEBUG" not in out + result.stderr and "RUN_START" not in out + result.stderr
+    status = [line for line in out.splitlines() if line.startswith("dealers ")]
+    assert status, out
+    last = status[-1]
+    assert f"baseline {len(listed)}/{len(listed)}" in last and "calls " in last and "/s)" in last
+    assert "elapsed" in last and ("left" in last or "estimating" in last)
+    summary = out.strip().splitlines()[-1]
+    vehicles = (len(listed) - len(refused)) * 25
+    assert "runs," in summary and f"{vehicles:,} vehicles" in summary and "vendor calls in" in summary
+    for advertiser in refused:
+        line = next(line for line in out.splitlines() if line.startswith(f"FAILED autotrader:{advertiser}:"))
+        assert "403B" in line and "contact Autotrader" in line
+    assert result.returncode == (1 if refused else 0), out + result.stderr
+
+    verbose = _cli(["sync", "--source", "autotrader", "--no-publish", "--verbose"], env)
+    assert "DEBUG" in verbose.stdout + verbose.stderr

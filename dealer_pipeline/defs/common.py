@@ -1,14 +1,16 @@
 """Dagster pieces every domain uses alike: the run-level retry policy of scheduled jobs, dynamic
-partitions kept equal to a list, one run request per dealer partition, vendor failures as
-Dagster failures, and baselines and the HTTP client's counters as metadata."""
+partitions kept equal to a list, run requests per dealer partition or per range of them, many
+dealers' outcomes as one step's result, vendor failures as Dagster failures, and baselines and the
+HTTP client's counters as metadata."""
 
 # No `from __future__ import annotations`: kept like the other defs modules, whose annotations Dagster reads.
 from datetime import datetime
-from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import dagster as dg
 
 from dealer_pipeline.http import ClientStats, VendorBlocked, VendorError
+from dealer_pipeline.sources.fanout import DealerOutcome
 from dealer_pipeline.sources.runs import BaselineResult
 from dealer_pipeline.store.types import utcnow
 
@@ -16,6 +18,16 @@ from dealer_pipeline.store.types import utcnow
 RUN_RETRY = dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 #: Run tag naming the dealer a run is about (filterable in the UI).
 DEALER_TAG = "dealer_pipeline/dealer"
+#: Run tag of a run that covers a range of dealers: "<first>..<last> (<count>)".
+DEALERS_TAG = "dealer_pipeline/dealers"
+#: Most dealer partitions one stock run covers. Dagster's run and step bookkeeping costs about as
+#: much as a dealer's vendor calls, so a scheduled baseline or a backfill runs dealers in ranges
+#: (Dagster's multi-run backfill policy) and the step fans out over them on threads.
+DEALERS_PER_RUN = 50
+DEALER_RANGE_BACKFILL = dg.BackfillPolicy.multi_run(DEALERS_PER_RUN)
+#: Dagster's tags for a run over a partition range (what its backfills put on ranged runs).
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def sync_dynamic_partitions(instance: dg.DagsterInstance, partitions_def: dg.DynamicPartitionsDefinition,
@@ -33,35 +45,111 @@ def sync_dynamic_partitions(instance: dg.DagsterInstance, partitions_def: dg.Dyn
     return added, dropped
 
 
+def dealer_ranges(keys: Sequence[str], size: int) -> List[List[str]]:
+    """`keys` (in the instance's order) cut into consecutive ranges of at most `size`."""
+    size = max(1, size)
+    return [list(keys[i:i + size]) for i in range(0, len(keys), size)]
+
+
+def range_run_tags(keys: Sequence[str], dealer_of: Callable[[str], str] = lambda key: key) -> Dict[str, str]:
+    """The tags of a run over consecutive partitions `keys`: one dealer's tag, or a partition range."""
+    if len(keys) == 1:
+        return {DEALER_TAG: dealer_of(keys[0])}
+    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1],
+            DEALERS_TAG: f"{dealer_of(keys[0])}..{dealer_of(keys[-1])} ({len(keys)})"}
+
+
 def dealer_run_requests(context: dg.ScheduleEvaluationContext, partitions_def: dg.DynamicPartitionsDefinition,
                         dealer_of: Callable[[str], str] = lambda key: key,
-                        run_config: Optional[Mapping] = None) -> List[dg.RunRequest]:
-    """One run request per partition, tagged with its dealer.
+                        run_config: Optional[Mapping] = None, dealers_per_run: int = 1) -> List[dg.RunRequest]:
+    """One run request per partition (tagged with its dealer), or per range of `dealers_per_run`.
 
     Dagster refuses a schedule tick that returns several requests without run keys, so each gets
-    `<partition>@<tick time>`: every tick is a new run per dealer, and a tick the daemon evaluates
-    again (after a crash) does not launch its runs twice.
+    `<first partition>[..<last>]@<tick time>`: every tick is a new run per dealer or range, and a
+    tick the daemon evaluates again (after a crash) does not launch its runs twice.
     """
     keys = context.instance.get_dynamic_partitions(partitions_def.name)  # type: ignore[arg-type]
     tick = _tick_time(context).isoformat()
     extra = {"run_config": dict(run_config)} if run_config is not None else {}
-    return [dg.RunRequest(run_key=f"{key}@{tick}", partition_key=key, tags={DEALER_TAG: dealer_of(key)}, **extra)
-            for key in keys]
+    requests = []
+    for chunk in dealer_ranges(keys, dealers_per_run):
+        label = chunk[0] if len(chunk) == 1 else f"{chunk[0]}..{chunk[-1]}"
+        partition = {"partition_key": chunk[0]} if len(chunk) == 1 else {}
+        requests.append(dg.RunRequest(run_key=f"{label}@{tick}", tags=range_run_tags(chunk, dealer_of),
+                                      **partition, **extra))
+    return requests
 
 
 def per_dealer_schedule(name: str, job: Any, cron_schedule: str,
                         partitions_def: dg.DynamicPartitionsDefinition, description: str, *,
                         dealer_of: Callable[[str], str] = lambda key: key, run_config: Optional[Mapping] = None,
-                        execution_timezone: Optional[str] = None) -> dg.ScheduleDefinition:
-    """A schedule (stopped until an operator starts it) requesting one run of `job` (an asset job) per
-    partition."""
+                        execution_timezone: Optional[str] = None, dealers_per_run: int = 1
+                        ) -> dg.ScheduleDefinition:
+    """A schedule (stopped until an operator starts it) requesting runs of `job` (an asset job) over
+    every partition: one per partition, or one per range of `dealers_per_run`."""
 
     @dg.schedule(name=name, job=job, cron_schedule=cron_schedule, execution_timezone=execution_timezone,
                  default_status=dg.DefaultScheduleStatus.STOPPED, description=description)
     def _schedule(context: dg.ScheduleEvaluationContext) -> List[dg.RunRequest]:
-        return dealer_run_requests(context, partitions_def, dealer_of, run_config)
+        return dealer_run_requests(context, partitions_def, dealer_of, run_config, dealers_per_run)
 
     return _schedule
+
+
+def dealers_result(context: dg.AssetExecutionContext, outcomes: Sequence[DealerOutcome],
+                   metadata_of: Callable[[Any], Dict[str, Any]], calls: Mapping[str, Any],
+                   needs_a_person: Tuple[type, ...]) -> dg.MaterializeResult:
+    """One step's result over its dealers.
+
+    One dealer: its own metadata, and its failure raised as before. Several: totals, the dealers
+    that failed or were busy with what stopped them (`failed_dealers`, logged at ERROR), and the step
+    succeeds so the next steps still serve every other dealer of the range (a dealer blocked at its
+    baseline is refused again by the HTTP layer before any call). Only when no dealer succeeded does
+    the step fail, naming them all."""
+    if len(outcomes) == 1:
+        outcome = outcomes[0]
+        if outcome.error is not None:
+            raise _as_failure(outcome.error, context, needs_a_person) from None
+        if outcome.busy is not None:
+            context.log.warning(str(outcome.busy))
+            return dg.MaterializeResult(metadata={"skipped": str(outcome.busy), **calls})
+        return dg.MaterializeResult(metadata={**metadata_of(outcome.result), **calls})
+    failed = [o for o in outcomes if o.error is not None]
+    busy = [o for o in outcomes if o.busy is not None]
+    totals: Dict[str, float] = {}
+    for outcome in outcomes:
+        for name, value in (metadata_of(outcome.result) if outcome.result is not None else {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                totals[name] = totals.get(name, 0) + value
+    rows = [f"| {o.dealer_id} | {'busy' if o.busy else 'FAILED'} | {_one_line(o.error or o.busy)} |"
+            for o in outcomes if not o.ok]
+    metadata: Dict[str, Any] = {
+        "dealers": len(outcomes), "dealers_ok": len(outcomes) - len(failed) - len(busy),
+        "dealers_failed": len(failed), "dealers_busy": len(busy), **totals, **calls,
+        "failed_dealers": dg.MetadataValue.json({o.dealer_id: _one_line(o.error) for o in failed}),
+        "needs_operator": any(isinstance(o.error, needs_a_person) for o in failed),
+    }
+    if rows:
+        metadata["problems"] = dg.MetadataValue.md("| dealer | outcome | detail |\n|---|---|---|\n" + "\n".join(rows))
+    for outcome in busy:
+        context.log.warning(str(outcome.busy))
+    for outcome in failed:
+        context.log.error(f"{outcome.dealer_id}: {_one_line(outcome.error)}")
+    if failed and len(failed) + len(busy) == len(outcomes):
+        raise dg.Failure(description=f"all {len(failed)} dealers failed: "
+                         + "; ".join(f"{o.dealer_id}: {_one_line(o.error)}" for o in failed),
+                         metadata=metadata, allow_retries=not metadata["needs_operator"])
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _one_line(error: object) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:1000] if text else type(error).__name__
+
+
+def _as_failure(error: BaseException, context: dg.AssetExecutionContext,
+                needs_a_person: Tuple[type, ...]) -> BaseException:
+    return vendor_failure(error, context, needs_a_person) if isinstance(error, VendorError) else error
 
 
 def _tick_time(context: dg.ScheduleEvaluationContext) -> datetime:

@@ -1,19 +1,25 @@
 """`dealer-pipeline sync`: the whole asset graph for some dealers, as runs of the instance.
 
-For each source: refresh its dealer list (which maintains the source's dynamic partitions),
-then one run per dealer partition of the source's stock job; then one run of
-`canonical/vehicles` with its checks; then publishing: the `published_dealer` partitions
-from the dealers file, the catalogue versions of new specs, and one `publish_dealer_job`
-run per dealer. Runs execute in this process against the instance in `DAGSTER_HOME`, so
-they show in the Dagster UI like any other run; a failed dealer does not stop the others.
+For each source: refresh its dealer list (which maintains the source's dynamic partitions; with
+`--dealer`, only those dealers are checked, `?advertiserId=` for Autotrader), then the source's
+stock job over the wanted dealer partitions in ranges of `DEALERS_PER_RUN` (the runs a
+multi-run backfill would launch: Dagster's partition-range tags), each run fanning its dealers
+out over threads under the vendor clients' caps; then one run of `canonical/vehicles` with its
+checks; then publishing: the `published_dealer` partitions from the dealers file, the catalogue
+versions of new specs, and one `publish_dealer_job` run per dealer. Runs execute in this process
+against the instance in `DAGSTER_HOME`, so they show in the Dagster UI like any other run; a
+failed dealer does not stop the others, and each failed dealer is reported with the vendor's
+message. Dagster's DEBUG event log stays in the instance unless `verbose`.
 """
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import dagster as dg
 
+from dealer_pipeline import progress
 from dealer_pipeline.definitions import defs as default_defs
+from dealer_pipeline.defs.common import DEALER_TAG, DEALERS_PER_RUN, dealer_ranges, range_run_tags
 
 CANONICAL_VEHICLES = dg.AssetKey(["canonical", "vehicles"])
 PUBLISHED_DEALERS_JOB, CATALOGUE_JOB, PUBLISH_DEALER_JOB = "published_dealers_job", "catalogue_job", "publish_dealer_job"
@@ -22,16 +28,23 @@ PUBLISHED_DEALER = "published_dealer"
 
 @dataclass(frozen=True)
 class SourceJobs:
-    """How one source is synced: the job that refreshes its dealers, the per-dealer job."""
+    """How one source is synced: the job that refreshes its dealers, the per-dealer job, and the run
+    config that makes the refresh check only some dealers (None: it always reads them all)."""
 
     source: str
     refresh_job: str
     dealer_job: str
     partitions: str
+    refresh_only: Optional[Callable[[List[str]], Mapping[str, Any]]] = None
+
+
+def _advertisers_only(ids: List[str]) -> Mapping[str, Any]:
+    return {"ops": {"autotrader__advertisers": {"config": {"advertiser_ids": ids}}}}
 
 
 SOURCES: tuple[SourceJobs, ...] = (
-    SourceJobs("autotrader", "autotrader_advertisers_job", "autotrader_stock_job", "autotrader_advertiser"),
+    SourceJobs("autotrader", "autotrader_advertisers_job", "autotrader_stock_job", "autotrader_advertiser",
+               _advertisers_only),
     SourceJobs("webmotors", "webmotors_dealers_job", "webmotors_stock_job", "webmotors_dealer"),
 )
 
@@ -42,6 +55,9 @@ class RunOutcome:
     run_id: str
     success: bool
     error: Optional[str] = None
+    dealers: List[str] = field(default_factory=list)
+    #: dealer -> what stopped it (the vendor's message and the action), for runs over several dealers
+    failed_dealers: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,28 +71,64 @@ class SyncReport:
         return [run for run in self.runs if not run.success]
 
 
-def _first_failure(result: dg.ExecuteInProcessResult) -> Optional[str]:
+def _failures(result: dg.ExecuteInProcessResult) -> tuple[Optional[str], Dict[str, str]]:
+    """The first step failure's first line, and the dealers that failed in a run over several (named
+    by a failed step, or by a step that went on for the others: its `failed_dealers` metadata)."""
+    message: Optional[str] = None
+    dealers: Dict[str, str] = {}
     for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            return event.step_failure_data.error.message.strip().splitlines()[0]
-    return None if result.success else "run failed"
+        named = None
+        if event.is_step_failure and event.step_failure_data:
+            data = event.step_failure_data
+            if message is None:
+                message = data.error.message.strip().splitlines()[0] if data.error else "step failed"
+            named = data.user_failure_data.metadata.get("failed_dealers") if data.user_failure_data else None
+        elif event.is_step_materialization:
+            named = event.step_materialization_data.materialization.metadata.get("failed_dealers")
+        if named is not None:
+            for dealer, why in dict(named.value).items():  # type: ignore[call-overload]
+                dealers.setdefault(dealer, str(why))
+    if message is None and dealers:
+        message = f"{len(dealers)} dealers failed"
+    return (message if message or result.success else "run failed"), dealers
 
 
 def _has_job(defs: dg.Definitions, name: str) -> bool:
     return any(job.name == name for job in defs.jobs or [])
 
 
-def _execute(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, label: str,
-             **kwargs: object) -> RunOutcome:
+def _run_config(verbose: bool, extra: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    config: Dict[str, Any] = dict(extra or {})
+    if not verbose:
+        config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
+    return config
+
+
+def _execute(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, label: str, *,
+             verbose: bool = False, run_config: Optional[Mapping[str, Any]] = None,
+             dealers: Sequence[str] = (), **kwargs: Any) -> RunOutcome:
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
-    return RunOutcome(label, result.run_id, result.success, _first_failure(result))
+    result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                    run_config=_run_config(verbose, run_config), **kwargs)
+    error, failed = _failures(result)
+    return RunOutcome(label, result.run_id, result.success and not failed, error, list(dealers), failed)
+
+
+def _dealer_stages(defs: dg.Definitions, job_name: str) -> int:
+    """Pieces of work per dealer in a stock run: one per asset of the job."""
+    return max(1, len(defs.resolve_job_def(job_name).asset_layer.executable_asset_keys))
 
 
 def _wanted_keys(spec: SourceJobs, keys: Sequence[str], dealers: Optional[set[str]]) -> list[str]:
     if dealers is None:
         return list(keys)
     return [key for key in keys if f"{spec.source}:{key}" in dealers]
+
+
+def _range_label(source: str, chunk: Sequence[str]) -> str:
+    if len(chunk) == 1:
+        return f"{source}:{chunk[0]}"
+    return f"{source}: {len(chunk)} dealers {chunk[0]}..{chunk[-1]}"
 
 
 def sync(
@@ -87,9 +139,11 @@ def sync(
     defs: dg.Definitions = default_defs,
     publish: bool = True,
     on_run: Callable[[RunOutcome], None] = lambda outcome: None,
+    verbose: bool = False,
+    dealers_per_run: int = DEALERS_PER_RUN,
 ) -> SyncReport:
-    """Refresh each source's dealers, run each wanted dealer's stock job, the canonical asset, then
-    (unless `publish` is false) publish the wanted dealers."""
+    """Refresh each source's dealers, run the wanted dealers' stock job in ranges, the canonical asset,
+    then (unless `publish` is false) publish the wanted dealers."""
     wanted = set(dealers) if dealers is not None else None
     report = SyncReport()
     matched: set[str] = set()
@@ -102,21 +156,30 @@ def sync(
         if not (_has_job(defs, spec.refresh_job) and _has_job(defs, spec.dealer_job)):
             report.unavailable.append(spec.source)
             continue
-        record(_execute(defs, spec.refresh_job, instance, f"{spec.source} dealers"))
+        only = sorted(d.split(":", 1)[1] for d in wanted or () if d.startswith(f"{spec.source}:"))
+        refresh_config = spec.refresh_only(only) if wanted is not None and spec.refresh_only else None
+        if wanted is not None and not only:
+            continue
+        record(_execute(defs, spec.refresh_job, instance, f"{spec.source} dealers", verbose=verbose,
+                        run_config=refresh_config))
         keys = _wanted_keys(spec, instance.get_dynamic_partitions(spec.partitions), wanted)
-        for key in keys:
-            dealer_id = f"{spec.source}:{key}"
-            matched.add(dealer_id)
-            record(_execute(defs, spec.dealer_job, instance, dealer_id, partition_key=key,
-                            tags={"dealer_pipeline/dealer": dealer_id}))
+        matched.update(f"{spec.source}:{key}" for key in keys)
+        progress.board.expect(len(keys) * _dealer_stages(defs, spec.dealer_job))
+        for chunk in dealer_ranges(keys, dealers_per_run):
+            tags = range_run_tags(chunk, lambda key: f"{spec.source}:{key}")
+            partition = {"partition_key": chunk[0]} if len(chunk) == 1 else {}
+            record(_execute(defs, spec.dealer_job, instance, _range_label(spec.source, chunk), verbose=verbose,
+                            dealers=[f"{spec.source}:{key}" for key in chunk], tags=tags, **partition))
     if wanted is not None:
         report.unknown_dealers = sorted(wanted - matched)
     canonical = defs.resolve_implicit_global_asset_job_def()
     result = canonical.execute_in_process(instance=instance, asset_selection=[CANONICAL_VEHICLES],
-                                          raise_on_error=False)
-    record(RunOutcome("canonical vehicles + checks", result.run_id, result.success, _first_failure(result)))
+                                          raise_on_error=False, run_config=_run_config(verbose))
+    error, _ = _failures(result)
+    record(RunOutcome("canonical vehicles + checks", result.run_id, result.success, error))
     if publish:
-        publish_dealers(instance, sources=sources, dealers=wanted, defs=defs, on_run=on_run, report=report)
+        publish_dealers(instance, sources=sources, dealers=wanted, defs=defs, on_run=on_run, report=report,
+                        verbose=verbose)
     return report
 
 
@@ -128,6 +191,7 @@ def publish_dealers(
     defs: dg.Definitions = default_defs,
     on_run: Callable[[RunOutcome], None] = lambda outcome: None,
     report: Optional[SyncReport] = None,
+    verbose: bool = False,
 ) -> SyncReport:
     """Publishing partitions, catalogue versions, then one publishing run per wanted dealer."""
     report = report if report is not None else SyncReport()
@@ -141,10 +205,10 @@ def publish_dealers(
     if not all(_has_job(defs, name) for name in (PUBLISHED_DEALERS_JOB, CATALOGUE_JOB, PUBLISH_DEALER_JOB)):
         report.unavailable.append("publishing")
         return report
-    record(_execute(defs, PUBLISHED_DEALERS_JOB, instance, "published dealers"))
-    record(_execute(defs, CATALOGUE_JOB, instance, "catalogue versions"))
+    record(_execute(defs, PUBLISHED_DEALERS_JOB, instance, "published dealers", verbose=verbose))
+    record(_execute(defs, CATALOGUE_JOB, instance, "catalogue versions", verbose=verbose))
     for dealer_id in instance.get_dynamic_partitions(PUBLISHED_DEALER):
         if dealer_id.split(":", 1)[0] in wanted_sources and (wanted is None or dealer_id in wanted):
             record(_execute(defs, PUBLISH_DEALER_JOB, instance, f"publish {dealer_id}", partition_key=dealer_id,
-                            tags={"dealer_pipeline/dealer": dealer_id}))
+                            tags={DEALER_TAG: dealer_id}, verbose=verbose, dealers=[dealer_id]))
     return report

@@ -221,7 +221,7 @@ def _apply_chunk(
 def _dispatch(conn: sa.Connection, event: StoredEvent, now: datetime, context: _Context, work: Followups) -> Outcome:
     kind = (event.source, event.event_type)
     if kind == ("autotrader", autotrader.ADVERTISER):
-        return autotrader.apply_advertiser(conn, event, now=now)
+        return autotrader.apply_advertiser(conn, event, now=now, followups=work)
     if kind == ("autocosmos", autocosmos.AGENCY_ACCEPTED):
         return autocosmos.apply_agency_accepted(conn, event, now=now, dealer_for=context.dealer_for_adminmail)
     if event.source == "webmotors":

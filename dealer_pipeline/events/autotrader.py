@@ -72,17 +72,37 @@ def apply_stock_updates(
     return outcomes, followups
 
 
+def _complete_advertiser(record: Any, notice_id: str | None) -> bool:
+    if not isinstance(record, dict) or any(convert.text(record.get(name)) is None for name in ADVERTISER_FIELDS):
+        return False
+    return notice_id is None or convert.text(record.get("advertiserId")) == notice_id
+
+
 def _stale_reason(version: int | None, stored: int | None, row: dict[str, Any]) -> str:
     if version is not None and stored is not None:
         return f"version {version} not newer than stored {stored}"
     return f"lastUpdated {row.get('source_updated_at')} older than the stored record"
 
 
-def apply_advertiser(conn: sa.Connection, event: StoredEvent, *, now: datetime) -> Outcome:
-    """Update the dealer only if the notification's `time` is later than the stored one."""
+#: What an advertiser record must carry for a notice to be applied as it is.
+ADVERTISER_FIELDS = ("advertiserId", "name", "status")
+
+
+def apply_advertiser(conn: sa.Connection, event: StoredEvent, *, now: datetime, followups: Followups) -> Outcome:
+    """Update the dealer only if the notification's `time` is later than the stored one.
+
+    The body of `ADVERTISER` is unconfirmed: a notice whose `data` lacks the record's identifying
+    fields (or names another advertiser than its `id`) cannot be trusted to be complete, so the
+    advertiser is re-read from `GET /advertisers?advertiserId=` after the commit instead.
+    """
     record = event.payload.get("data")
-    if not isinstance(record, dict):
-        return Outcome.failed("ADVERTISER notification without a data object")
+    notice_id = convert.text(event.payload.get("id"))
+    if not _complete_advertiser(record, notice_id):
+        advertiser_id = notice_id or (convert.text(record.get("advertiserId")) if isinstance(record, dict) else None)
+        if advertiser_id is None:
+            return Outcome.failed("ADVERTISER notification names no advertiser (no id, no data.advertiserId)")
+        followups.advertisers.add(advertiser_id)
+        return Outcome.applied("incomplete notice: the advertiser is re-read with GET /advertisers?advertiserId=")
     unknown: list[tuple[str, Any]] = []
     time = convert.timestamp(event.payload.get("time"), "time", lambda n, v: unknown.append((n, v)),
                              received_at=event.received_at)

@@ -54,6 +54,8 @@ def run(engine: sa.Engine, work: Followups, *, raise_errors: bool = False) -> Fo
             errors.append(f"enrichments: {type(exc).__name__}: {exc}")
             log.warning("refetching enrichments for %d vehicles failed (%s); the next enrichment run "
                         "picks them up", len(work.refetch), type(exc).__name__)
+    if work.advertisers:
+        errors += _refresh_advertisers(engine, sorted(work.advertisers), raise_errors=raise_errors)
     fetched = 0
     if work.lead_details:
         fetched, lead_errors = _lead_details(engine, work.lead_details, raise_errors=raise_errors)
@@ -61,6 +63,22 @@ def run(engine: sa.Engine, work: Followups, *, raise_errors: bool = False) -> Fo
     return FollowupReport(refetch_calls=calls, lead_details_fetched=fetched,
                           lead_details_pending=len(work.lead_details) - fetched,
                           error="; ".join(errors) or None)
+
+
+def _refresh_advertisers(engine: sa.Engine, advertiser_ids: Sequence[str], *, raise_errors: bool) -> list[str]:
+    """Re-read advertisers whose notice was incomplete, one `?advertiserId=` call each (AT-ADV-3)."""
+    from dealer_pipeline.sources.autotrader_sync import refresh_advertisers
+    from dealer_pipeline.vendors.autotrader import AutotraderClient
+
+    try:
+        with AutotraderClient.from_settings(engine=engine) as client:
+            refresh_advertisers(client, engine, advertiser_ids)
+    except Exception as exc:  # the event stays applied; the next advertisers run reads every dealer anyway
+        if raise_errors and not _needs_an_operator(exc):
+            raise
+        log.warning("re-reading %d advertisers failed (%s)", len(advertiser_ids), type(exc).__name__)
+        return [f"advertisers: {type(exc).__name__}: {exc}"]
+    return []
 
 
 def _lead_details(engine: sa.Engine, wanted: Sequence[tuple[str | None, str, str | None]], *,

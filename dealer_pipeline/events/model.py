@@ -51,8 +51,11 @@ class Followups:
     refetch: dict[str, set[str]] = field(default_factory=dict)
     #: (dealer_id, lead_key, IdTipoLead) of newly stored leads whose detail is still to fetch
     lead_details: list[tuple[str | None, str, str | None]] = field(default_factory=list)
+    #: Autotrader advertiserIds whose notice was incomplete: re-read with `?advertiserId=` (AT-ADV-3)
+    advertisers: set[str] = field(default_factory=set)
 
     def extend(self, other: "Followups") -> None:
         for vehicle_id, kinds in other.refetch.items():
             self.refetch.setdefault(vehicle_id, set()).update(kinds)
         self.lead_details.extend(other.lead_details)
+        self.advertisers.update(other.advertisers)

@@ -5,8 +5,8 @@ vendor-wide refusal the whole vendor, and rejected input (reason `400`, also for
 vendor's policy flags as bad input) the exact request that was refused (so the same bad input is not re-sent
 by the next scheduled run, while the dealer's other calls go on). Every call is checked
 against the vendor's unresolved blocks before it is sent; the list is re-read at most
-every `cache_seconds` (1 s), so a block set or resolved by another process takes effect
-within a second. `dealer-pipeline blocks resolve ID` lifts a block.
+every `cache_seconds` (50 ms), so a block set or resolved by another process takes effect
+within 0.1 s. `dealer-pipeline blocks resolve ID` lifts a block.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class BlockRegistry:
     """The unresolved blocks of one vendor, cached briefly; records new ones."""
 
     def __init__(
-        self, engine: sa.Engine, vendor: str, *, cache_seconds: float = 1.0, clock: Callable[[], datetime] = utcnow
+        self, engine: sa.Engine, vendor: str, *, cache_seconds: float = 0.05, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self.engine = engine
         self.vendor = vendor

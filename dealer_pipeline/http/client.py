@@ -27,6 +27,7 @@ import requests
 import sqlalchemy as sa
 from requests.adapters import HTTPAdapter
 
+from dealer_pipeline import progress
 from dealer_pipeline.http.auth import RequestSigner, TokenAuth, TokenGrant
 from dealer_pipeline.http.blocks import BAD_INPUT, BlockRegistry, is_request_block
 from dealer_pipeline.http.calllog import CallLog
@@ -44,6 +45,9 @@ from dealer_pipeline.http.policy import Action, VendorPolicy, Verdict
 from dealer_pipeline.http.tokens import TokenCache
 from dealer_pipeline.store.types import utcnow
 
+#: How stale this process's copy of the shared pauses and blocks may be: one set by another process
+#: stops this one's calls within this time plus one query (golive AT-FAIR-429 asks for 0.1 s).
+STALENESS_SECONDS = 0.05
 _TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 _BLOCKING = {Action.BLOCK_DEALER, Action.BLOCK_SERVICE, Action.BLOCK_VENDOR, Action.FLAG_BAD_INPUT}
 
@@ -147,8 +151,9 @@ class VendorClient:
         run_id: str | None = None,
         session: requests.Session | None = None,
         call_log: CallLog | None = None,
-        pause_cache_seconds: float = 0.2,
-        block_cache_seconds: float = 1.0,
+        pause_cache_seconds: float = STALENESS_SECONDS,
+        block_cache_seconds: float = STALENESS_SECONDS,
+        max_in_flight: int = 16,
         rng: random.Random | None = None,
     ) -> None:
         self.policy = policy
@@ -158,7 +163,7 @@ class VendorClient:
         self.max_wait_seconds = max_wait_seconds
         self.run_id = run_id
         self._own_session = session is None
-        self.session = session or new_session(policy.base_url)
+        self.session = session or new_session(policy.base_url, pool_size=max(1, max_in_flight))
         self.call_log = call_log or CallLog(engine)
         self.pauses = PauseBoard(engine, self.vendor, cache_seconds=pause_cache_seconds)
         self.blocks = BlockRegistry(engine, self.vendor, cache_seconds=block_cache_seconds)
@@ -170,6 +175,7 @@ class VendorClient:
         _SCRUBBER.add(policy.secret_query_params)
         self._rng = rng or random.Random()
         self._stats_lock = threading.Lock()
+        self._in_flight = threading.BoundedSemaphore(max(1, max_in_flight))
 
     # ---- lifecycle -----------------------------------------------------------------
     def close(self) -> None:
@@ -209,49 +215,24 @@ class VendorClient:
         try:
             while True:
                 attempt += 1
-                block = self.blocks.find(dealer_id=dealer_id, service=service, method=method, path=logged)
-                if block is not None:
-                    raise VendorBlocked(
-                        f"not sent: block {block.id} ({block.reason}) is unresolved: {block.action}",
-                        block_id=block.id, reason=block.reason, action=block.action, vendor=self.vendor,
-                        method=method, path=logged, status=last_status, cf_ray=block.cf_ray,
-                    )
-                self._wait_for_pauses(service, budget, last_status, last_ray)
-
-                headers = {"Accept": "application/json"}
                 grant: TokenGrant | None = None
-                if authenticated and self.tokens is not None:
+                if authenticated and self.tokens is not None:  # before taking a slot: it may call the vendor
                     grant = self.tokens.current(self._obtain_token)
-                    self.tokens.auth.authorize(headers, grant.token)
-                prepared = self.session.prepare_request(
-                    requests.Request(method, policy.url(path), params=params, data=data, json=json_body,
-                                     headers=headers)
-                )
-                if authenticated and isinstance(self.auth, RequestSigner):
-                    self.auth.sign(prepared)
-
-                sent_at = utcnow()
-                started = time.perf_counter()
-                with self._stats_lock:
-                    self.stats.calls[service] += 1
-                    if attempt > 1:
-                        self.stats.retries += 1
+                self._in_flight.acquire()
                 try:
-                    response = self.session.send(  # a redirect is never followed: it would carry our credentials
-                        prepared, timeout=(policy.connect_timeout_seconds, policy.read_timeout_seconds),
-                        allow_redirects=False,
-                    )
-                    text = response.text
-                except _TRANSPORT_ERRORS as exc:
-                    error = f"{type(exc).__name__}: {self._scrub(str(exc), params)}"
-                    self._log(sent_at, started, service, method, logged, None, None, dealer_id, attempt, error)
+                    sent = self._send(method, path, service, logged, params, data, json_body, dealer_id,
+                                      authenticated, grant, attempt, budget, last_status, last_ray)
+                finally:
+                    self._in_flight.release()
+                if isinstance(sent, BaseException):
                     if attempt >= policy.max_attempts:
                         raise VendorUnavailable(
-                            f"no response after {attempt} attempts ({type(exc).__name__})", vendor=self.vendor,
+                            f"no response after {attempt} attempts ({type(sent).__name__})", vendor=self.vendor,
                             method=method, path=logged, status=last_status, cf_ray=last_ray,
                         ) from None
-                    budget.sleep(self._backoff(attempt), why=type(exc).__name__, status=last_status, cf_ray=last_ray)
+                    budget.sleep(self._backoff(attempt), why=type(sent).__name__, status=last_status, cf_ray=last_ray)
                     continue
+                response, text, sent_at, started = sent
 
                 status = response.status_code
                 cf_ray = policy.cf_ray(response.headers)
@@ -313,6 +294,47 @@ class VendorClient:
         finally:
             with self._stats_lock:
                 self.stats.waited_seconds += budget.spent
+
+    def _send(self, method: str, path: str, service: str, logged: str, params: Mapping[str, Any] | None,
+              data: Mapping[str, Any] | None, json_body: Any, dealer_id: str | None, authenticated: bool,
+              grant: TokenGrant | None, attempt: int, budget: WaitBudget, last_status: int | None,
+              last_ray: str | None) -> tuple[requests.Response, str, datetime, float] | BaseException:
+        """Send one attempt once no block covers it and no pause holds it: the response and its text,
+        or the transport error (logged). Runs holding one of the client's in-flight slots."""
+        block = self.blocks.find(dealer_id=dealer_id, service=service, method=method, path=logged)
+        if block is not None:
+            raise VendorBlocked(
+                f"not sent: block {block.id} ({block.reason}) is unresolved: {block.action}",
+                block_id=block.id, reason=block.reason, action=block.action, vendor=self.vendor,
+                method=method, path=logged, status=last_status, cf_ray=block.cf_ray,
+            )
+        self._wait_for_pauses(service, budget, last_status, last_ray)
+        headers = {"Accept": "application/json"}
+        if grant is not None and self.tokens is not None:
+            self.tokens.auth.authorize(headers, grant.token)
+        prepared = self.session.prepare_request(
+            requests.Request(method, self.policy.url(path), params=params, data=data, json=json_body,
+                             headers=headers)
+        )
+        if authenticated and isinstance(self.auth, RequestSigner):
+            self.auth.sign(prepared)
+        sent_at = utcnow()
+        started = time.perf_counter()
+        with self._stats_lock:
+            self.stats.calls[service] += 1
+            if attempt > 1:
+                self.stats.retries += 1
+        progress.board.call()
+        try:
+            response = self.session.send(  # a redirect is never followed: it would carry our credentials
+                prepared, timeout=(self.policy.connect_timeout_seconds, self.policy.read_timeout_seconds),
+                allow_redirects=False,
+            )
+            return response, response.text, sent_at, started
+        except _TRANSPORT_ERRORS as exc:
+            error = f"{type(exc).__name__}: {self._scrub(str(exc), params)}"
+            self._log(sent_at, started, service, method, logged, None, None, dealer_id, attempt, error)
+            return exc
 
     def current_token(self) -> TokenGrant:
         """The shared token (obtained from the vendor only if no fresh one is cached)."""

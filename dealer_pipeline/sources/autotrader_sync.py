@@ -24,17 +24,18 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from dealer_pipeline.canonical.apply import upsert_dealers
 from dealer_pipeline.canonical.autotrader import normalize_advertiser, normalize_stock
-from dealer_pipeline.sources.runs import ACTIVE, BaselineResult, apply_baseline, keep_rejected, mark_left, \
-    record_run, rejection_summary
+from dealer_pipeline.sources.runs import ACTIVE, LEFT, BaselineResult, apply_baseline, keep_rejected, \
+    mark_left, record_run, rejection_summary
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.repository import upsert
-from dealer_pipeline.store.schema import stock_enrichments, vehicles
+from dealer_pipeline.store.schema import dealers, stock_enrichments, vehicles
 from dealer_pipeline.store.types import utcnow
 from dealer_pipeline.vendors.autotrader import VENDOR, AutotraderClient, dealer_id
 
@@ -70,18 +71,7 @@ def sync_advertisers(client: AutotraderClient, engine: sa.Engine, *, run_id: str
         record_run(engine, SOURCE, dealer_id("*"), "advertisers", run_id, started, complete=False, error=str(exc))
         raise
     now = utcnow()
-    rows = []
-    unkeyed: list[tuple[Any, str]] = []
-    for record in records:
-        try:
-            row = normalize_advertiser(record, received_at=now)
-        except ValueError as exc:
-            result.rejected.append(str(exc))
-            unkeyed.append((record, str(exc)))
-            continue
-        rows.append({**row, "left_at": None})
-        (result.active if row["status"] == ACTIVE else result.inactive).append(row["source_dealer_id"])
-    result.listed = len(rows)
+    rows, unkeyed = _advertiser_rows(records, now, result)
     listed_ids = {row["dealer_id"] for row in rows}
     with transaction(engine) as conn:
         applied = upsert_dealers(conn, rows, now=now)
@@ -92,6 +82,49 @@ def sync_advertisers(client: AutotraderClient, engine: sa.Engine, *, run_id: str
                    records=len(records), updated=applied, removed=len(result.left),
                    error=f"{len(result.rejected)} advertiser records rejected" if result.rejected else None)
     return result
+
+
+def refresh_advertisers(client: AutotraderClient, engine: sa.Engine, advertiser_ids: Sequence[str], *,
+                        run_id: str | None = None) -> AdvertisersResult:
+    """Check only these advertisers, one `GET /advertisers?advertiserId=` each (AT-ADV-3): a listed one
+    is upserted, one no longer on the integration (empty results) is marked left. Other dealers are
+    untouched, so this never stands in for the full listing."""
+    result = AdvertisersResult()
+    records, gone = [], []
+    for advertiser_id in dict.fromkeys(str(a) for a in advertiser_ids):
+        record = client.get_advertiser(advertiser_id)
+        (gone.append(advertiser_id) if record is None else records.append(record))
+    now = utcnow()
+    rows, unkeyed = _advertiser_rows(records, now, result)
+    with transaction(engine) as conn:
+        upsert_dealers(conn, rows, now=now)
+        keep_rejected(conn, unkeyed, source=SOURCE, kind="advertiser", dealer_id=None, run_id=run_id, now=now)
+        if gone:
+            known = {row.dealer_id for row in conn.execute(
+                sa.select(dealers.c.dealer_id).where(dealers.c.dealer_id.in_([dealer_id(a) for a in gone])))}
+            left = [{"dealer_id": dealer_id(a), "source": SOURCE, "source_dealer_id": a, "status": LEFT,
+                     "left_at": now, "source_updated_at": now} for a in gone if dealer_id(a) in known]
+            upsert_dealers(conn, left, now=now)
+            result.left = [row["source_dealer_id"] for row in left]
+    return result
+
+
+def _advertiser_rows(records: Sequence[Any], now: datetime, result: AdvertisersResult
+                     ) -> tuple[list[dict[str, Any]], list[tuple[Any, str]]]:
+    """`dealers` rows of the records that can be keyed (sorted into active and inactive in `result`),
+    and the records that cannot, with the reason."""
+    rows, unkeyed = [], []
+    for record in records:
+        try:
+            row = normalize_advertiser(record, received_at=now)
+        except ValueError as exc:
+            result.rejected.append(str(exc))
+            unkeyed.append((record, str(exc)))
+            continue
+        rows.append({**row, "left_at": None})
+        (result.active if row["status"] == ACTIVE else result.inactive).append(row["source_dealer_id"])
+    result.listed = len(rows)
+    return rows, unkeyed
 
 
 # ---- baseline ------------------------------------------------------------------------------

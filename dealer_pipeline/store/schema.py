@@ -247,6 +247,17 @@ sync_runs = sa.Table(
     sa.Index(None, "dealer_id", "kind", "started_at"),
 )
 
+dealer_leases = sa.Table(
+    "dealer_leases",
+    metadata,
+    sa.Column("dealer_id", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False, comment="the process and thread syncing the dealer now"),
+    sa.Column("run_id", sa.Text, comment="the Dagster run it works for"),
+    sa.Column("work", sa.Text, nullable=False, comment="baseline, features, charge_times, ..."),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("until", UTCDateTime, nullable=False, comment="taken over by another run after this (a crashed holder)"),
+)
+
 stock_enrichments = sa.Table(
     "stock_enrichments",
     metadata,

@@ -231,6 +231,7 @@ class AutotraderClient:
         key: str | None = None,
         secret: Secret | None = None,
         policy_overrides: Mapping[str, Any] | None = None,
+        max_in_flight: int = 16,
         **client_overrides: Any,
     ) -> AutotraderClient:
         """A client configured from `DEALER_PIPELINE_*`/`AUTOTRADER_*` settings (overridable)."""
@@ -244,7 +245,8 @@ class AutotraderClient:
         )
         auth = AutotraderAuth(base, key or settings.autotrader_key, secret or settings.autotrader_secret)
         http = VendorClient(policy, engine=engine or get_engine(), auth=auth,
-                            max_wait_seconds=settings.http_max_wait_seconds, run_id=run_id)
+                            max_wait_seconds=settings.http_max_wait_seconds, run_id=run_id,
+                            max_in_flight=max_in_flight)
         client_overrides.setdefault("charge_times_enabled", settings.autotrader_charge_times_enabled)
         client_overrides.setdefault("charge_times_path", settings.autotrader_charge_times_path)
         return cls(http=http, **client_overrides)

@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from dealer_pipeline.defs.common import range_run_tags
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources import autotrader as at
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
@@ -45,6 +46,12 @@ class Harness(SandboxHarness):
         return dg.materialize([at.advertisers], instance=self.instance, resources=self.resources(**overrides),
                               raise_on_error=False)
 
+    def advertisers_only(self, advertiser_ids: Sequence[str], **overrides: Any) -> dg.ExecuteInProcessResult:
+        """The advertisers asset checking only these ids (`?advertiserId=`, AT-ADV-3)."""
+        config = {"ops": {"autotrader__advertisers": {"config": {"advertiser_ids": list(advertiser_ids)}}}}
+        return dg.materialize([at.advertisers], instance=self.instance, resources=self.resources(**overrides),
+                              run_config=config, raise_on_error=False)
+
     def sync(self, advertiser_id: str, assets: Sequence[dg.AssetsDefinition] = tuple(at.STOCK_ASSETS),
              **overrides: Any) -> dg.ExecuteInProcessResult:
         keys = set(self.instance.get_dynamic_partitions(at.ADVERTISER_PARTITIONS.name))
@@ -52,6 +59,19 @@ class Harness(SandboxHarness):
             self.instance.add_dynamic_partitions(at.ADVERTISER_PARTITIONS.name, [advertiser_id])
         return dg.materialize(list(assets), instance=self.instance, resources=self.resources(**overrides),
                               partition_key=advertiser_id, raise_on_error=False)
+
+    def sync_range(self, advertiser_ids: Sequence[str],
+                   assets: Sequence[dg.AssetsDefinition] = tuple(at.STOCK_ASSETS),
+                   **overrides: Any) -> dg.ExecuteInProcessResult:
+        """One run over several advertiser partitions, as a ranged backfill run or `sync` makes it."""
+        keys = list(self.instance.get_dynamic_partitions(at.ADVERTISER_PARTITIONS.name))
+        self.instance.add_dynamic_partitions(at.ADVERTISER_PARTITIONS.name,
+                                             [a for a in advertiser_ids if a not in keys])
+        ordered = [k for k in self.instance.get_dynamic_partitions(at.ADVERTISER_PARTITIONS.name)
+                   if k in set(advertiser_ids)]
+        assert ordered == list(advertiser_ids), "a range is consecutive partitions in the instance's order"
+        return dg.materialize(list(assets), instance=self.instance, resources=self.resources(**overrides),
+                              tags=range_run_tags(list(advertiser_ids)), raise_on_error=False)
 
     def client(self, **policy: Any) -> AutotraderClient:
         return AutotraderClient.from_settings(engine=self.engine, policy_overrides=policy)

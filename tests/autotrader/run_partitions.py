@@ -1,4 +1,5 @@
-"""Materialize Autotrader partitions in this process (one Dagster run per advertiser).
+"""Materialize Autotrader partitions in this process (one Dagster run per advertiser, or with
+`range=1` one run over them all, as a ranged backfill run).
 
     python -m tests.autotrader.run_partitions ASSET[,ASSET...] ADVERTISER_ID[,ADVERTISER_ID...] [KEY=VALUE ...]
 
@@ -15,6 +16,7 @@ import sys
 
 import dagster as dg
 
+from dealer_pipeline.defs.common import range_run_tags
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources import autotrader as at
 
@@ -35,10 +37,17 @@ def main(argv: list[str]) -> int:
     assets = [ASSETS[name] for name in argv[0].split(",")]
     ids = [a for a in argv[1].split(",") if a]
     config = {key: _value(value) for key, value in (pair.split("=", 1) for pair in argv[2:])}
+    ranged = bool(config.pop("range", 0))
     failures = []
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(at.ADVERTISER_PARTITIONS.name, ids)
         resources = {"autotrader": at.AutotraderResource(**config), "store": StoreResource()}
+        if ranged:
+            one = {"partition_key": ids[0]} if len(ids) == 1 else {}
+            result = dg.materialize(assets, instance=instance, resources=resources, raise_on_error=False,
+                                    tags=range_run_tags(ids), **one)
+            print(json.dumps({"runs": 1, "failures": [] if result.success else ids}))
+            return 0
         for advertiser_id in ids:
             result = dg.materialize(assets, instance=instance, resources=resources, partition_key=advertiser_id,
                                     raise_on_error=False)

@@ -194,6 +194,10 @@ def pipeline_run(store_url: str, workdir: Path) -> Iterator[Scenario]:
             dealers = [at1["dealer_id"], at2["dealer_id"], wm1["dealer_id"], wm2["dealer_id"]]
             defs = definitions()
             with dg.DagsterInstance.ephemeral() as instance:
+                # The whole advertiser listing (AT-ADV-1/2); `sync --dealer` checks only its dealers.
+                listing = defs.resolve_job_def("autotrader_advertisers_job").execute_in_process(
+                    instance=instance, raise_on_error=False)
+                scenario.report.append(f"advertisers listing: {'ok' if listing.success else 'failed'}")
                 first = sync(instance, dealers=dealers, defs=defs)
                 scenario.report += [f"{r.label}: {'ok' if r.success else r.error}" for r in first.runs]
                 sb.clear_faults()

@@ -376,7 +376,9 @@ def _(conn: sa.Connection) -> str:
 # ---- Webmotors -----------------------------------------------------------------------------------------
 @crafted("WM-AUTH-1")
 def _(conn: sa.Connection) -> str:
-    g = grant(conn, "webmotors")
+    # A dealer that never met a 401: a second grant there can only break the one-token rule.
+    refused = sa.select(C.dealer_id).where(C.vendor == "webmotors", C.status == 401, C.dealer_id.is_not(None))
+    g = grant(conn, "webmotors", C.dealer_id.not_in(refused))
     add_call(conn, g, ts=g["ts"] + timedelta(seconds=10))
     return "second token request"
 

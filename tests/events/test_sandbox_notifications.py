@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from dealer_pipeline.sandbox.reference import PLUGGABLE_FUEL_TYPES, UK_DERIVATIVES
 from dealer_pipeline.sandbox.runner import SandboxHandle
 from dealer_pipeline.store.schema import agency_links, leads, vehicle_changes, webhook_events
-from tests.events.helpers import dealer, vehicle
+from dealer_pipeline.webhooks.runner import ReceiverHandle
+from tests.events.helpers import dealer, deliver, event, vehicle
 from tests.events.sandbox_fixtures import SANDBOX_CREDENTIALS, Applied, apply_pending_of, delivered_statuses
 
 pytestmark = pytest.mark.usefixtures("vendor_sandbox")
@@ -315,3 +316,22 @@ def test_wm_lead_1_lead_notice_accepted_by_token_stored_once_and_fetched_in_deta
     assert lead["detail"] == result["detail"]  # fetched with the dealer's own token
     (call,) = [c for c in vendor_sandbox.calls(vendor="webmotors", since=since) if "/lead/" in c["path"]]
     assert call["status"] == 200 and call["token"]
+
+
+def test_at_adv_3_an_incomplete_advertiser_notice_is_reread_with_advertiser_id(vendor_sandbox: SandboxHandle,
+                                                                               receiver: ReceiverHandle,
+                                                                               module_engine: sa.Engine) -> None:
+    advertiser_id = _advertiser(vendor_sandbox, 1)
+    known = next(a for a in vendor_sandbox.world(refresh=True)["autotrader"] if a["advertiser_id"] == advertiser_id)
+    since = vendor_sandbox.last_seq()
+    notice = {"id": advertiser_id, "time": "2030-01-01T00:00:00Z", "type": "ADVERTISER",
+              "data": {"advertiserId": advertiser_id, "phone": "0161 999 9999"}}  # no name, no status
+    event_id = deliver(receiver, notice)
+    applied = apply_pending_of(module_engine, "autotrader", advertiser_id)
+    assert applied.summary.applied == 1 and applied.after.error is None
+    assert "re-read" in (event(module_engine, event_id)["error"] or "")
+    calls = [c for c in vendor_sandbox.calls(vendor="autotrader", since=since) if c["path"] == "/advertisers"]
+    assert [c["query"] for c in calls] == [{"advertiserId": advertiser_id}], "one ?advertiserId= call, no listing"
+    row = dealer(module_engine, f"autotrader:{advertiser_id}")
+    assert row["name"] == known["name"] and row["raw"].get("name") == known["name"], \
+        "the dealer holds the vendor's full record, not the partial notice"

@@ -62,7 +62,8 @@ def test_table_asset_and_checks_report_what_is_wrong(store: sa.Engine, store_url
         baseline(BR_DEALER, now - timedelta(hours=20), 3), baseline(UK_DEALER_2, now - timedelta(hours=1), 1),
     ])
 
-    result = dg.materialize([canonical_vehicles, *CANONICAL_CHECKS], instance=dg.DagsterInstance.ephemeral(),
+    instance = dg.DagsterInstance.ephemeral()  # held: a run keeps only a weak reference to it
+    result = dg.materialize([canonical_vehicles, *CANONICAL_CHECKS], instance=instance,
                             resources={"store": StoreResource(database_url=store_url)})
     assert result.success
 

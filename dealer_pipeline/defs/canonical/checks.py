@@ -8,7 +8,7 @@ The quality modules (pandas, and Great Expectations inside the suite) are import
 runs, not when the code location loads.
 """
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import dagster as dg
 
@@ -19,6 +19,7 @@ from dealer_pipeline.defs.canonical.metadata import (
     rule_report_metadata,
     where_to_look,
 )
+from dealer_pipeline.defs.partitions import partition_keys_of
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.engine import transaction
@@ -152,14 +153,16 @@ def build_dealer_vehicle_checks(
     """
     key = dg.AssetKey.from_coercible(asset_key)
 
-    def dealer(context: dg.AssetCheckExecutionContext) -> str:
-        return f"{source}:{context.partition_key}"
+    def each_dealer(context: dg.AssetCheckExecutionContext, name: str,
+                    evaluate: Callable[[str], dg.AssetCheckResult]) -> dg.AssetCheckResult:
+        return evaluate_each_dealer(context, key, name, [f"{source}:{k}" for k in _partition_keys(context)],
+                                    evaluate)
 
     @dg.asset_check(asset=key, name="vehicle_rules", partitions_def=partitions_def,
                     description=f"Blocking rules over one {source} dealer's vehicles; failing vehicles are held "
                     "back from publishing and listed in v_data_quality")
     def _vehicle_rules(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
-        return run_vehicle_rules(store, dealer(context))
+        return each_dealer(context, "vehicle_rules", lambda dealer: run_vehicle_rules(store, dealer))
 
     checks = [_vehicle_rules]
     if include_warnings:
@@ -167,13 +170,38 @@ def build_dealer_vehicle_checks(
                         description="This dealer's last complete baseline lists >20% fewer vehicles than the one "
                         "before")
         def _baseline_row_count(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
-            return run_baseline_row_count(store, dealer(context))
+            return each_dealer(context, "baseline_row_count", lambda dealer: run_baseline_row_count(store, dealer))
 
         @dg.asset_check(asset=key, name="dealer_freshness", partitions_def=partitions_def,
                         description="This dealer's last complete baseline is older than "
                         "DEALER_PIPELINE_FRESHNESS_HOURS")
         def _dealer_freshness(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
-            return run_dealer_freshness(store, dealer(context))
+            return each_dealer(context, "dealer_freshness", lambda dealer: run_dealer_freshness(store, dealer))
 
         checks += [_baseline_row_count, _dealer_freshness]
     return checks
+
+
+def _partition_keys(context: dg.AssetCheckExecutionContext) -> Sequence[str]:
+    return partition_keys_of(context.op_execution_context)
+
+
+def evaluate_each_dealer(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, name: str,
+                         dealers: Sequence[str], evaluate: Callable[[str], dg.AssetCheckResult]
+                         ) -> dg.AssetCheckResult:
+    """One dealer's check result; for a run over a range of dealers, each dealer's result is recorded
+    against its own partition and the step returns the tally."""
+    if len(dealers) == 1:
+        return evaluate(dealers[0])
+    failed = []
+    for dealer, partition in zip(dealers, _partition_keys(context)):
+        result = evaluate(dealer)
+        context.op_execution_context.log_event(dg.AssetCheckEvaluation(
+            asset_key=asset_key, check_name=name, passed=result.passed, metadata=result.metadata,
+            severity=result.severity, partition=partition))
+        if not result.passed:
+            failed.append(dealer)
+    severity = result.severity if dealers else WARN
+    return dg.AssetCheckResult(passed=not failed, severity=severity, metadata={
+        "dealers": len(dealers), "dealers_failed": len(failed),
+        "failed_dealers": dg.MetadataValue.json(failed[:200])})

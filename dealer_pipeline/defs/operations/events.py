@@ -68,6 +68,7 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyEventsConf
     result = summary.as_dict() | {
         "refetch": {vid: sorted(kinds) for vid, kinds in summary.followups.refetch.items()},
         "lead_details": [list(item) for item in summary.followups.lead_details],
+        "advertisers": sorted(summary.followups.advertisers),
     }
     context.log.info(
         f"events {config.first_id}..{config.last_id or ''} ({config.dealer_id or 'no dealer'}): "
@@ -91,20 +92,23 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyEventsConf
 @dg.op(
     name="fetch_after_events",
     description="Vendor calls the applied events ask for: features / charge times of vehicles whose derivativeId "
-                "or features changed (AT-FEAT-2, AT-CHG-3). The events are already committed.",
+                "or features changed (AT-FEAT-2, AT-CHG-3), advertisers whose notice was incomplete (AT-ADV-3). "
+                "The events are already committed.",
 )
 def fetch_after_events(context: dg.OpExecutionContext, applied: dict, store: StoreResource) -> None:
     work = Followups(
         refetch={vid: set(kinds) for vid, kinds in applied.get("refetch", {}).items()},
         lead_details=[(dealer, key, lead_type) for dealer, key, lead_type in applied.get("lead_details", [])],
+        advertisers=set(applied.get("advertisers", [])),
     )
-    if not work.refetch and not work.lead_details:
+    if not work.refetch and not work.lead_details and not work.advertisers:
         return
     report = followups.run(store.engine(), work, raise_errors=True)
     if report.error:
         context.log.warning(f"follow-up calls stopped: {report.error}")
     context.add_output_metadata({
         "vehicles_to_refresh": len(work.refetch),
+        "advertisers_reread": len(work.advertisers),
         "refetch_calls": report.refetch_calls,
         "followup_error": report.error or "",
         "lead_details_fetched": report.lead_details_fetched,

@@ -10,6 +10,7 @@ refused token raises `dg.Failure(allow_retries=False)`: those need a person, not
 
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
 from collections.abc import Callable, Iterator
+from typing import List
 from contextlib import contextmanager
 
 import dagster as dg
@@ -17,24 +18,31 @@ import sqlalchemy as sa
 
 from dealer_pipeline.defs.canonical.checks import build_dealer_vehicle_checks
 from dealer_pipeline.defs.common import (
+    DEALER_RANGE_BACKFILL,
+    DEALERS_PER_RUN,
     RUN_RETRY,
     baseline_metadata,
     call_metadata,
+    dealers_result,
     per_dealer_schedule,
     sync_dynamic_partitions,
     vendor_failure,
 )
+from dealer_pipeline.defs.partitions import partition_keys_of
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.http import AuthFailed, BadRequest, VendorBlocked, VendorError
 from dealer_pipeline.settings import Secret
 from dealer_pipeline.sources import autotrader_sync as sync
+from dealer_pipeline.sources.fanout import for_each_dealer
+from dealer_pipeline.sources.runs import BaselineResult
 from dealer_pipeline.vendors.autotrader import (
     ADVERTISERS_MAX_PAGE_SIZE,
     LACKS_PRODUCT,
     NOT_ON_INTEGRATION,
     STOCK_MAX_PAGE_SIZE,
     AutotraderClient,
+    dealer_id,
 )
 
 GROUP = "autotrader"
@@ -58,6 +66,8 @@ class AutotraderResource(dg.ConfigurableResource):
     stock_page_size: int = STOCK_MAX_PAGE_SIZE
     advertiser_page_size: int = ADVERTISERS_MAX_PAGE_SIZE
     enrichment_concurrency: int = 4
+    dealer_concurrency: int = 4
+    max_in_flight: int = 8
     token_refresh_margin_seconds: float = 60.0
     max_attempts: int = 5
     retry_backoff_seconds: float = 0.5
@@ -75,6 +85,7 @@ class AutotraderResource(dg.ConfigurableResource):
                               "max_attempts": self.max_attempts,
                               "backoff_base_seconds": self.retry_backoff_seconds},
             stock_page_size=self.stock_page_size, advertiser_page_size=self.advertiser_page_size,
+            max_in_flight=self.max_in_flight,
         )
         try:
             yield client
@@ -86,77 +97,110 @@ def _failure(exc: VendorError, context: dg.AssetExecutionContext) -> dg.Failure:
     return vendor_failure(exc, context, _NEEDS_A_PERSON)
 
 
+class AdvertisersConfig(dg.Config):
+    """Empty: list every advertiser page. Advertiser ids: check only those (`?advertiserId=`, AT-ADV-3)."""
+
+    advertiser_ids: List[str] = []
+
+
 @dg.asset(key=ADVERTISERS_KEY, group_name=GROUP, pool=POOL,
           **labels("sources", "api", vendor="autotrader", grain="all_dealers"),
           description="Dealers on our Autotrader integration (Advertisers API, paged); upserts `dealers`, "
-                      "marks dealers that left, and keeps one partition per active advertiser.")
-def advertisers(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
+                      "marks dealers that left, and keeps one partition per active advertiser. Given "
+                      "advertiser ids, checks only those with `?advertiserId=`.")
+def advertisers(context: dg.AssetExecutionContext, config: AdvertisersConfig, autotrader: AutotraderResource,
                 store: StoreResource) -> dg.MaterializeResult:
     engine = store.engine()
     with autotrader.client(engine, context.run.run_id) as client:
         try:
-            result = sync.sync_advertisers(client, engine, run_id=context.run.run_id)
+            if config.advertiser_ids:
+                result = sync.refresh_advertisers(client, engine, config.advertiser_ids, run_id=context.run.run_id)
+            else:
+                result = sync.sync_advertisers(client, engine, run_id=context.run.run_id)
         except VendorError as exc:
             raise _failure(exc, context) from None
         calls = call_metadata(client.http.stats)
-    added, dropped = sync_dynamic_partitions(context.instance, ADVERTISER_PARTITIONS, result.active)
+    if config.advertiser_ids:
+        added = [key for key in result.active if not context.instance.has_dynamic_partition(
+            ADVERTISER_PARTITIONS.name, key)]
+        context.instance.add_dynamic_partitions(ADVERTISER_PARTITIONS.name, added)
+        dropped = [key for key in [*result.left, *result.inactive]
+                   if context.instance.has_dynamic_partition(ADVERTISER_PARTITIONS.name, key)]
+        for key in dropped:
+            context.instance.delete_dynamic_partition(ADVERTISER_PARTITIONS.name, key)
+    else:
+        added, dropped = sync_dynamic_partitions(context.instance, ADVERTISER_PARTITIONS, result.active)
     return dg.MaterializeResult(metadata={
         "listed": result.listed, "active": len(result.active), "inactive": len(result.inactive),
         "left_integration": len(result.left), "rejected": len(result.rejected),
-        "partitions_added": len(added), "partitions_removed": len(dropped), **calls,
+        "partitions_added": len(added), "partitions_removed": len(dropped),
+        "checked_ids": len(config.advertiser_ids), **calls,
     })
 
 
 @dg.asset(key=STOCK_KEY, deps=[ADVERTISERS_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
-          pool=POOL, **labels("sources", "api", "pandas", vendor="autotrader", grain="dealer"),
-          description="Baseline stock of one advertiser: every page downloaded, then applied to `vehicles`; "
-                      "vehicles no longer listed are marked removed only after a complete download.")
+          pool=POOL, backfill_policy=DEALER_RANGE_BACKFILL,
+          **labels("sources", "api", "pandas", vendor="autotrader", grain="dealer"),
+          description="Baseline stock of each advertiser of the run: every page downloaded, then applied to "
+                      "`vehicles`; vehicles no longer listed are marked removed only after a complete download.")
 def stock(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
           store: StoreResource) -> dg.MaterializeResult:
     engine = store.engine()
-    advertiser_id = context.partition_key
-    with autotrader.client(engine, context.run.run_id) as client:
-        try:
-            result = sync.run_baseline(client, engine, advertiser_id, run_id=context.run.run_id)
-        except VendorError as exc:
-            raise _failure(exc, context) from None
+    run_id = context.run.run_id
+
+    def baseline(advertiser_id: str) -> BaselineResult:
+        result = sync.run_baseline(client, engine, advertiser_id, run_id=run_id)
+        if not result.complete:
+            context.log.warning(f"baseline of advertiser {advertiser_id} applied but not complete: {result.error}")
+        return result
+
+    with autotrader.client(engine, run_id) as client:
+        outcomes = for_each_dealer(partition_keys_of(context), baseline, engine=engine, stage="baseline",
+                                   dealer_of=dealer_id, run_id=run_id, concurrency=autotrader.dealer_concurrency,
+                                   vehicles_of=lambda result: result.records)
         calls = call_metadata(client.http.stats)
-    if not result.complete:
-        context.log.warning(f"baseline of advertiser {advertiser_id} applied but not complete: {result.error}")
-    return dg.MaterializeResult(metadata={**baseline_metadata(result), **calls})
+    return dealers_result(context, outcomes, baseline_metadata, calls, _NEEDS_A_PERSON)
 
 
 def _enrichment(context: dg.AssetExecutionContext, autotrader: AutotraderResource, store: StoreResource,
-                fetch: Callable[..., sync.EnrichmentResult]) -> dg.MaterializeResult:
-    """One advertiser's features or charge times (`fetch`), with what it called in the metadata."""
+                fetch: Callable[..., sync.EnrichmentResult], stage: str) -> dg.MaterializeResult:
+    """Each advertiser's features or charge times (`fetch`), with what it called in the metadata."""
     engine = store.engine()
-    with autotrader.client(engine, context.run.run_id) as client:
-        try:
-            result = fetch(client, engine, context.partition_key, concurrency=autotrader.enrichment_concurrency)
-        except VendorError as exc:
-            raise _failure(exc, context) from None
-        return dg.MaterializeResult(metadata={
-            "calls_made": result.calls, "skipped": result.skipped, "candidates": result.candidates,
+    run_id = context.run.run_id
+    with autotrader.client(engine, run_id) as client:
+        outcomes = for_each_dealer(
+            partition_keys_of(context),
+            lambda advertiser_id: fetch(client, engine, advertiser_id, concurrency=autotrader.enrichment_concurrency),
+            engine=engine, stage=stage, dealer_of=dealer_id, run_id=run_id,
+            concurrency=autotrader.dealer_concurrency)
+        calls = call_metadata(client.http.stats)
+    return dealers_result(context, outcomes, _enrichment_metadata, calls, _NEEDS_A_PERSON)
+
+
+def _enrichment_metadata(result: sync.EnrichmentResult) -> dict:
+    return {"calls_made": result.calls, "skipped": result.skipped, "candidates": result.candidates,
             "absent": result.absent, "empty": result.empty, "not_eligible": result.not_eligible,
-            "enabled": result.enabled, **call_metadata(client.http.stats)})
+            "enabled": result.enabled}
 
 
 @dg.asset(key=FEATURES_KEY, deps=[STOCK_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
-          pool=POOL, **labels("sources", "api", vendor="autotrader", grain="dealer"),
+          pool=POOL, backfill_policy=DEALER_RANGE_BACKFILL,
+          **labels("sources", "api", vendor="autotrader", grain="dealer"),
           description="Stock taxonomy features per stock item: fetched once, again only when the item's "
                       "derivativeId or features changed (never on a schedule).")
 def stock_features(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
                    store: StoreResource) -> dg.MaterializeResult:
-    return _enrichment(context, autotrader, store, sync.sync_features)
+    return _enrichment(context, autotrader, store, sync.sync_features, "features")
 
 
 @dg.asset(key=CHARGE_TIMES_KEY, deps=[STOCK_KEY], partitions_def=ADVERTISER_PARTITIONS, group_name=GROUP,
-          pool=POOL, **labels("sources", "api", vendor="autotrader", grain="dealer"),
+          pool=POOL, backfill_policy=DEALER_RANGE_BACKFILL,
+          **labels("sources", "api", vendor="autotrader", grain="dealer"),
           description="Charge times of electric and plug-in hybrid stock: fetched once, again only when the "
                       "derivativeId changed (AUTOTRADER_CHARGE_TIMES_ENABLED, AUTOTRADER_CHARGE_TIMES_PATH).")
 def charge_times(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
                  store: StoreResource) -> dg.MaterializeResult:
-    return _enrichment(context, autotrader, store, sync.sync_charge_times)
+    return _enrichment(context, autotrader, store, sync.sync_charge_times, "charge_times")
 
 
 STOCK_ASSETS = [stock, stock_features, charge_times]
@@ -179,8 +223,9 @@ def autotrader_advertisers_schedule() -> dg.RunRequest:
 
 autotrader_stock_schedule = per_dealer_schedule(
     "autotrader_stock_schedule", stock_job, "20 5,11,17,23 * * *", ADVERTISER_PARTITIONS,
-    "One run per advertiser partition, four times a day (every tick is a new baseline).",
-    dealer_of=lambda key: f"autotrader:{key}", execution_timezone="Europe/London",
+    f"Every advertiser partition, in runs of up to {DEALERS_PER_RUN} advertisers, four times a day (every "
+    "tick is a new baseline).",
+    dealer_of=dealer_id, execution_timezone="Europe/London", dealers_per_run=DEALERS_PER_RUN,
 )
 
 

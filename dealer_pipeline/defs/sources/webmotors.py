@@ -12,7 +12,7 @@ person, not a retry.
 
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
 from contextlib import contextmanager
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, List, Optional
 
 import dagster as dg
 import sqlalchemy as sa
@@ -20,18 +20,23 @@ import sqlalchemy as sa
 from dealer_pipeline.dealers_file import DealerEntry, DealersFile, DealersFileError, load_dealers
 from dealer_pipeline.defs.canonical.checks import build_dealer_vehicle_checks
 from dealer_pipeline.defs.common import (
+    DEALER_RANGE_BACKFILL,
+    DEALERS_PER_RUN,
     RUN_RETRY,
     baseline_metadata,
     call_metadata,
+    dealers_result,
     per_dealer_schedule,
     sync_dynamic_partitions,
-    vendor_failure,
 )
+from dealer_pipeline.defs.partitions import partition_keys_of
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
-from dealer_pipeline.http import AuthFailed, BadRequest, VendorBlocked, VendorError
+from dealer_pipeline.http import AuthFailed, BadRequest, ClientStats, VendorBlocked
 from dealer_pipeline.settings import Secret
 from dealer_pipeline.sources import webmotors_sync as sync
+from dealer_pipeline.sources.fanout import for_each_dealer
+from dealer_pipeline.sources.runs import BaselineResult
 from dealer_pipeline.vendors.webmotors import (
     DEFAULT_ORIGIN,
     MAX_PAGE_SIZE,
@@ -66,6 +71,7 @@ class WebmotorsResource(dg.ConfigurableResource):
     max_attempts: int = 5
     backoff_base_seconds: float = 0.5
     read_timeout_seconds: float = 60.0
+    dealer_concurrency: int = 4
 
     def dealers(self) -> DealersFile:
         return load_dealers()
@@ -85,11 +91,6 @@ class WebmotorsResource(dg.ConfigurableResource):
             yield client
         finally:
             client.close()
-
-
-def _failure(exc: VendorError, context: dg.AssetExecutionContext) -> dg.Failure:
-    """Never retried when a person must act (a 401 names Webmotors' three probable causes)."""
-    return vendor_failure(exc, context, _NEEDS_A_PERSON)
 
 
 def _dealers_file(webmotors: WebmotorsResource) -> DealersFile:
@@ -114,26 +115,34 @@ def dealers(context: dg.AssetExecutionContext, webmotors: WebmotorsResource,
 
 
 @dg.asset(key=STOCK_KEY, deps=[DEALERS_KEY], partitions_def=DEALER_PARTITIONS, group_name=GROUP, pool=POOL,
+          backfill_policy=DEALER_RANGE_BACKFILL,
           **labels("sources", "api", "pandas", vendor="webmotors", grain="dealer"),
-          description="Cockpit stock of one Webmotors dealer: every page downloaded, then applied to `vehicles`; "
-                      "vehicles no longer listed are marked removed only after a complete download.")
+          description="Cockpit stock of each Webmotors dealer of the run: every page downloaded, then applied to "
+                      "`vehicles`; vehicles no longer listed are marked removed only after a complete download.")
 def stock(context: dg.AssetExecutionContext, webmotors: WebmotorsResource,
           store: StoreResource) -> dg.MaterializeResult:
     engine = store.engine()
-    cnpj = context.partition_key
-    entry = _dealers_file(webmotors).by_id().get(dealer_id(cnpj))
-    if entry is None:
-        raise dg.Failure(description=f"dealer {dealer_id(cnpj)} is not in the dealers file; rematerialize "
-                                     f"webmotors/dealers to drop its partition", allow_retries=False)
-    with webmotors.client(engine, entry, context.run.run_id) as client:
-        try:
-            result = sync.run_baseline(client, engine, entry, run_id=context.run.run_id)
-        except VendorError as exc:
-            raise _failure(exc, context) from None
-        calls = call_metadata(client.http.stats, client.once.stats)
-    if not result.complete:
-        context.log.warning(f"baseline of {entry.dealer_id} applied but not complete: {result.error}")
-    return dg.MaterializeResult(metadata={**baseline_metadata(result), "total": result.total, **calls})
+    run_id = context.run.run_id
+    entries = _dealers_file(webmotors).by_id()
+    stats: List[ClientStats] = []
+
+    def baseline(cnpj: str) -> BaselineResult:
+        entry = entries.get(dealer_id(cnpj))
+        if entry is None:
+            raise dg.Failure(description=f"dealer {dealer_id(cnpj)} is not in the dealers file; rematerialize "
+                                         f"webmotors/dealers to drop its partition", allow_retries=False)
+        with webmotors.client(engine, entry, run_id) as client:
+            stats.extend((client.http.stats, client.once.stats))
+            result = sync.run_baseline(client, engine, entry, run_id=run_id)
+        if not result.complete:
+            context.log.warning(f"baseline of {entry.dealer_id} applied but not complete: {result.error}")
+        return result
+
+    outcomes = for_each_dealer(partition_keys_of(context), baseline, engine=engine, stage="baseline",
+                               dealer_of=dealer_id, run_id=run_id, concurrency=webmotors.dealer_concurrency,
+                               vehicles_of=lambda result: result.records)
+    return dealers_result(context, outcomes, lambda result: {**baseline_metadata(result), "total": result.total},
+                          call_metadata(*stats), _NEEDS_A_PERSON)
 
 
 dealers_job = dg.define_asset_job(
@@ -154,8 +163,9 @@ def webmotors_dealers_schedule() -> dg.RunRequest:
 
 webmotors_stock_schedule = per_dealer_schedule(
     "webmotors_stock_schedule", stock_job, "50 4,10,16,22 * * *", DEALER_PARTITIONS,
-    "One run per dealer partition, four times a day (every tick is a new baseline).",
-    dealer_of=dealer_id, execution_timezone="America/Sao_Paulo",
+    f"Every dealer partition, in runs of up to {DEALERS_PER_RUN} dealers, four times a day (every tick is a "
+    "new baseline).",
+    dealer_of=dealer_id, execution_timezone="America/Sao_Paulo", dealers_per_run=DEALERS_PER_RUN,
 )
 
 

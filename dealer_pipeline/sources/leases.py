@@ -1,0 +1,80 @@
+"""One run at a time per dealer, whatever launched it.
+
+A run that syncs several dealers (a partition range) cannot be covered by Dagster's per-dealer
+run tag limit, and a schedule, a sensor and `dealer-pipeline sync` may all reach for the same
+dealer. So every piece of work on a dealer (its baseline, its features, ...) holds a lease row in
+`dealer_leases` while it runs: taking it is one conditional write, valid on SQLite and
+PostgreSQL alike; a lease whose holder died is taken over once `until` has passed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from dealer_pipeline.store.engine import transaction
+from dealer_pipeline.store.repository import insert_ignore
+from dealer_pipeline.store.schema import dealer_leases
+from dealer_pipeline.store.types import utcnow
+
+#: Longest one dealer's piece of work may hold its lease before another run may take it over.
+LEASE_SECONDS = 1800.0
+
+
+class DealerBusy(RuntimeError):
+    """Another run holds the dealer's lease; the message names it."""
+
+    def __init__(self, dealer_id: str, run_id: str | None, work: str) -> None:
+        super().__init__(f"{dealer_id} is being synced by run {run_id or 'outside Dagster'} ({work}); skipped")
+        self.dealer_id, self.run_id, self.work = dealer_id, run_id, work
+
+
+def _owner() -> str:
+    return f"{os.uname().nodename}:{os.getpid()}:{threading.get_ident()}"
+
+
+def acquire(engine: sa.Engine, dealer_id: str, work: str, run_id: str | None,
+            seconds: float = LEASE_SECONDS) -> str | None:
+    """Take the dealer's lease; the owner token on success, None when another live holder has it."""
+    now, owner = utcnow(), _owner()
+    row = {"dealer_id": dealer_id, "owner": owner, "run_id": run_id, "work": work, "acquired_at": now,
+           "until": now + timedelta(seconds=seconds)}
+    with transaction(engine) as conn:
+        if insert_ignore(conn, dealer_leases, row, ["dealer_id"]):
+            return owner
+        taken = conn.execute(sa.update(dealer_leases)
+                             .where(dealer_leases.c.dealer_id == dealer_id, dealer_leases.c.until < now)
+                             .values(**row))
+        return owner if taken.rowcount == 1 else None
+
+
+def release(engine: sa.Engine, dealer_id: str, owner: str) -> None:
+    with transaction(engine) as conn:
+        conn.execute(sa.delete(dealer_leases).where(dealer_leases.c.dealer_id == dealer_id,
+                                                    dealer_leases.c.owner == owner))
+
+
+def holder(engine: sa.Engine, dealer_id: str) -> tuple[str | None, str]:
+    """(run_id, work) of the dealer's current lease holder."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(dealer_leases.c.run_id, dealer_leases.c.work)
+                           .where(dealer_leases.c.dealer_id == dealer_id)).first()
+    return (row.run_id, row.work) if row else (None, "")
+
+
+@contextmanager
+def dealer_lease(engine: sa.Engine, dealer_id: str, work: str, run_id: str | None) -> Iterator[None]:
+    """Hold the dealer's lease for the block, or raise `DealerBusy` at once."""
+    owner = acquire(engine, dealer_id, work, run_id)
+    if owner is None:
+        busy_run, busy_work = holder(engine, dealer_id)
+        raise DealerBusy(dealer_id, busy_run, busy_work or work)
+    try:
+        yield
+    finally:
+        release(engine, dealer_id, owner)
