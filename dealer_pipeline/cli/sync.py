@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -69,12 +67,15 @@ def _live_progress(console: Any, board: Any) -> Iterator[None]:
 @click.option("--dealer", "dealers", multiple=True, metavar="ID",
               help="Only this dealer, e.g. autotrader:10012345 (repeatable). Default: all.")
 @click.option("--no-publish", is_flag=True, help="Stop after the canonical table and its checks.")
-@click.option("--verbose", is_flag=True, help="Print Dagster's event log (DEBUG) and warnings on the terminal.")
-def sync(sources: tuple[str, ...], dealers: tuple[str, ...], no_publish: bool, verbose: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Print Dagster's event log (DEBUG) and notices on the terminal.")
+@click.pass_context
+def sync(ctx: click.Context, sources: tuple[str, ...], dealers: tuple[str, ...], no_publish: bool,
+         verbose: bool) -> None:
     """Sync dealers' stock into the canonical table as Dagster runs (visible in the UI)."""
-    if not verbose:
-        warnings.filterwarnings("ignore", module=r"dagster(\.|$)")
-        warnings.filterwarnings("ignore", message=r".*(preview|beta)", category=Warning)
+    from dealer_pipeline.cli import quiet  # imports Dagster: only when a command needs it
+
+    verbose = verbose or bool(ctx.find_root().params.get("verbose"))
+    quiet.quiet_warnings(verbose)
     import dagster as dg
     from rich.console import Console
 
@@ -82,8 +83,6 @@ def sync(sources: tuple[str, ...], dealers: tuple[str, ...], no_publish: bool, v
     from dealer_pipeline.defs.sync import sync as run_sync
 
     migrate.upgrade(get_engine())
-    if not verbose:
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
     instance = dg.DagsterInstance.get()
     # A long-lived process writing many events: pooled storage connections, as the webserver has,
     # instead of a new PostgreSQL connection per event.

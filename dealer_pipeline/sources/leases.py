@@ -4,7 +4,9 @@ A run that syncs several dealers (a partition range) cannot be covered by Dagste
 run tag limit, and a schedule, a sensor and `dealer-pipeline sync` may all reach for the same
 dealer. So every piece of work on a dealer (its baseline, its features, ...) holds a lease row in
 `dealer_leases` while it runs: taking it is one conditional write, valid on SQLite and
-PostgreSQL alike; a lease whose holder died is taken over once `until` has passed.
+PostgreSQL alike. The holder renews it every `LEASE_SECONDS / 3` while it works, so a lease whose
+holder died lapses within `LEASE_SECONDS`; on the holder's own machine a dead process's lease is
+taken over at once.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from dealer_pipeline.store.repository import insert_ignore
 from dealer_pipeline.store.schema import dealer_leases
 from dealer_pipeline.store.types import utcnow
 
-#: Longest one dealer's piece of work may hold its lease before another run may take it over.
-LEASE_SECONDS = 1800.0
+#: How long a lease outlives its last renewal (a holder that died on another machine).
+LEASE_SECONDS = 120.0
 
 
 class DealerBusy(RuntimeError):
@@ -38,6 +40,21 @@ def _owner() -> str:
     return f"{os.uname().nodename}:{os.getpid()}:{threading.get_ident()}"
 
 
+def _dead_here(owner: str) -> bool:
+    """The owner ran on this machine and its process is gone."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != os.uname().nodename or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def acquire(engine: sa.Engine, dealer_id: str, work: str, run_id: str | None,
             seconds: float = LEASE_SECONDS) -> str | None:
     """Take the dealer's lease; the owner token on success, None when another live holder has it."""
@@ -47,10 +64,23 @@ def acquire(engine: sa.Engine, dealer_id: str, work: str, run_id: str | None,
     with transaction(engine) as conn:
         if insert_ignore(conn, dealer_leases, row, ["dealer_id"]):
             return owner
+        held = conn.execute(sa.select(dealer_leases.c.owner, dealer_leases.c.until)
+                            .where(dealer_leases.c.dealer_id == dealer_id)).first()
+        if held is None or (held.until >= now and not _dead_here(held.owner)):
+            return None
         taken = conn.execute(sa.update(dealer_leases)
-                             .where(dealer_leases.c.dealer_id == dealer_id, dealer_leases.c.until < now)
+                             .where(dealer_leases.c.dealer_id == dealer_id, dealer_leases.c.owner == held.owner)
                              .values(**row))
         return owner if taken.rowcount == 1 else None
+
+
+def renew(engine: sa.Engine, dealer_id: str, owner: str, seconds: float = LEASE_SECONDS) -> bool:
+    """Push the lease's end `seconds` from now; False if it is no longer ours."""
+    with transaction(engine) as conn:
+        renewed = conn.execute(sa.update(dealer_leases)
+                               .where(dealer_leases.c.dealer_id == dealer_id, dealer_leases.c.owner == owner)
+                               .values(until=utcnow() + timedelta(seconds=seconds)))
+    return renewed.rowcount == 1
 
 
 def release(engine: sa.Engine, dealer_id: str, owner: str) -> None:
@@ -74,7 +104,20 @@ def dealer_lease(engine: sa.Engine, dealer_id: str, work: str, run_id: str | Non
     if owner is None:
         busy_run, busy_work = holder(engine, dealer_id)
         raise DealerBusy(dealer_id, busy_run, busy_work or work)
+    stop = threading.Event()
+
+    def keep() -> None:
+        while not stop.wait(LEASE_SECONDS / 3):
+            try:
+                renew(engine, dealer_id, owner)
+            except Exception:  # noqa: BLE001 - a failed renewal is retried; the lease lapses only if all do
+                continue
+
+    keeper = threading.Thread(target=keep, daemon=True, name=f"lease-{dealer_id}")
+    keeper.start()
     try:
         yield
     finally:
+        stop.set()
+        keeper.join()
         release(engine, dealer_id, owner)
