@@ -71,8 +71,10 @@ def _tree_rss_kib(root: int) -> int:
 
 
 def measured(argv: list[str], env: dict[str, str], out_path: Path) -> dict[str, Any]:
-    """Run `argv` as a process tree; its wall time, CPU seconds, peak tree RSS and exit code."""
+    """Run `argv` as a process tree; its wall time, CPU seconds, peak tree RSS and exit code. The tree's
+    RSS every second goes to `<out_path>.rss` (seconds, MiB)."""
     peak = 0
+    timeline = open(f"{out_path}.rss", "w")
     with open(out_path, "w") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -80,8 +82,13 @@ def measured(argv: list[str], env: dict[str, str], out_path: Path) -> dict[str, 
 
         def sample() -> None:
             nonlocal peak
+            ticks = 0
             while not done.is_set():
-                peak = max(peak, _tree_rss_kib(proc.pid))
+                rss = _tree_rss_kib(proc.pid)
+                peak = max(peak, rss)
+                if ticks % 20 == 0:
+                    timeline.write(f"{time.perf_counter() - started:.1f} {rss / 1024:.0f}\n")
+                ticks += 1
                 done.wait(0.05)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -90,9 +97,35 @@ def measured(argv: list[str], env: dict[str, str], out_path: Path) -> dict[str, 
         wall = time.perf_counter() - started
         done.set()
         sampler.join()
+        timeline.close()
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": peak / 1024,
             "exit": proc.returncode, "output": out_path}
+
+
+STAGES = (("advertisers", ("autotrader__advertisers", "webmotors__dealers")),
+          ("baseline", ("autotrader__stock", "webmotors__stock")),
+          ("enrichment", ("autotrader__stock_features", "autotrader__charge_times")),
+          ("canonical and checks", ("canonical__", "_vehicle_rules", "_baseline_row_count", "_dealer_freshness")),
+          ("catalogue", ("catalogue__",)),
+          ("publishing", ("publishing__",)))
+
+
+def print_stages(steps: list[Any], row: dict[str, Any]) -> None:
+    """Seconds per pipeline stage, from the steps' first and last events in the instance."""
+    totals = {name: 0.0 for name, _ in STAGES}
+    for key, _, seconds in steps:
+        stage = next((name for name, marks in STAGES if any(key == m or m in key for m in marks)), None)
+        if stage is not None:
+            totals[stage] += float(seconds or 0)
+    by_vendor: dict[str, int] = {}
+    for call in row["calls"]:
+        by_vendor[call["vendor"]] = by_vendor.get(call["vendor"], 0) + 1
+    print(f"\n{'stage':<24}{'seconds':>10}")
+    for name, seconds in totals.items():
+        print(f"{name:<24}{seconds:>10.1f}")
+    print(f"{'whole sync (wall)':<24}{row['wall']:>10.1f}")
+    print(f"vendor calls: {by_vendor}")
 
 
 def main() -> int:
@@ -105,6 +138,9 @@ def main() -> int:
     parser.add_argument("--pg-url", help="admin URL of a PostgreSQL server (default: start a throwaway one)")
     parser.add_argument("--sync-args", default="", help="extra arguments for `dealer-pipeline sync`")
     parser.add_argument("--skip-lean", action="store_true")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="the whole pipeline instead: both sources, charge times on, publishing; no lean loader; "
+                             "prints the time per stage")
     parser.add_argument("--profile", metavar="RAW", help="sample the sync with py-spy (all threads and children) "
                         "into this raw file, then print its top entries (bench/profile_summary.py)")
     parser.add_argument("--gil", action="store_true", help="profile only the thread holding the GIL (the CPU "
@@ -124,10 +160,11 @@ def main() -> int:
         everyone_on_the_integration(sandbox)
         if args.delay_ms:
             sandbox.fault(vendor="autotrader", delay_seconds=args.delay_ms / 1000, times=None)
-        env = {**os.environ, **sandbox.env(), "AUTOTRADER_CHARGE_TIMES_ENABLED": "false"}
+        env = {**os.environ, **sandbox.env(),
+               "AUTOTRADER_CHARGE_TIMES_ENABLED": "true" if args.pipeline else "false"}
         creds = sandbox.credentials
 
-        if not args.skip_lean:
+        if not (args.skip_lean or args.pipeline):
             since = sandbox.last_seq()
             lean_db = fresh_database(admin)
             rows["lean loader"] = measured(
@@ -145,13 +182,15 @@ def main() -> int:
         (home / "dagster.yaml").write_text(DAGSTER_YAML.format(url=instance_db))
         sync_env = {**env, "DAGSTER_HOME": str(home), "DEALER_PIPELINE_DATABASE_URL": store_db}
         cli = str(Path(sys.executable).with_name("dealer-pipeline"))
-        argv = [cli, "sync", "--source", "autotrader", "--no-publish", *shlex.split(args.sync_args)]
+        scope = [] if args.pipeline else ["--source", "autotrader", "--no-publish"]
+        argv = [cli, "sync", *scope, *shlex.split(args.sync_args)]
         if args.profile:
             spy = str(Path(sys.executable).with_name("py-spy"))
             argv = [spy, "record", "-s", "-r", "50", "-f", "raw", *(["--gil"] if args.gil else []), "-o", args.profile, "--", *argv]
         rows["dealer-pipeline sync"] = measured(argv, sync_env,
             workdir / "sync.out")
-        rows["dealer-pipeline sync"]["calls"] = sandbox.calls(vendor="autotrader", since=since)
+        rows["dealer-pipeline sync"]["calls"] = [
+            c for c in sandbox.calls(since=since) if args.pipeline or c["vendor"] == "autotrader"]
         engine = sa.create_engine(instance_db)
         with engine.connect() as conn:
             rows["dealer-pipeline sync"]["runs"] = conn.exec_driver_sql("SELECT count(*) FROM runs").scalar_one()
@@ -179,7 +218,8 @@ def main() -> int:
         row.update(calls_n=calls, vps=vehicles / row["wall"], cps=calls / row["wall"],
                    cpu_ms=row["cpu"] * 1000 / max(calls, 1))
         print(f"{name:<22}{row['wall']:>8.1f}{row['vps']:>8.0f}{calls:>8}{row['cps']:>9.0f}{row['cpu']:>8.1f}"
-              f"{row['cpu_ms']:>12.2f}{row['rss_mib']:>9.0f}{calls / minimum:>10.2f}{row['runs']:>6}"
+              f"{row['cpu_ms']:>12.2f}{row['rss_mib']:>9.0f}"
+              f"{(f'{calls / minimum:.2f}' if not args.pipeline else '-'):>10}{row['runs']:>6}"
               f"{row['exit']:>5}")
     if "lean loader" in rows:
         lean, ours = rows["lean loader"], rows["dealer-pipeline sync"]
@@ -194,6 +234,8 @@ def main() -> int:
     print(f"calls by kind: {json.dumps(kinds)}; minimum {minimum}")
     print("sync's Dagster steps (runs, seconds from first to last event): "
           + ", ".join(f"{key} ({runs}) {seconds:.1f}" for key, runs, seconds in steps))
+    if args.pipeline:
+        print_stages(steps, rows["dealer-pipeline sync"])
     print(f"outputs: {workdir}")
     if args.profile:
         subprocess.run([sys.executable, str(ROOT / "bench" / "profile_summary.py"), args.profile], check=False)

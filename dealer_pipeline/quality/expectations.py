@@ -13,6 +13,7 @@ per-currency price expectations keep a row condition, and only for currencies pr
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -169,6 +170,9 @@ def validate_vehicles(frame: pd.DataFrame, *, today: date | None = None) -> list
     """Validate `frame` (as `load_vehicles` returns it) against the suite; one outcome per expectation."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # Its INFO notice of a temporary docs directory (never written here) tells a person nothing.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
     today = today or datetime.now(timezone.utc).date()
     table = gx_frame(frame, TABLE_COLUMNS)

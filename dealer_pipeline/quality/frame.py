@@ -52,7 +52,7 @@ def _column(name: str, dialect: str) -> sa.ColumnElement:
 
 
 def vehicles_query(dialect: str, *, dealer_id: str | None = None, source: str | None = None,
-                   columns: Sequence[str] = COLUMNS) -> sa.Select:
+                   columns: Sequence[str] = COLUMNS, dealer_ids: Sequence[str] | None = None) -> sa.Select:
     unknown = set(columns) - set(COLUMNS)
     if unknown:
         raise ValueError(f"not a judged column: {sorted(unknown)}")
@@ -61,16 +61,20 @@ def vehicles_query(dialect: str, *, dealer_id: str | None = None, source: str | 
         stmt = stmt.where(vehicles.c.dealer_id == dealer_id)
     if source is not None:
         stmt = stmt.where(vehicles.c.source == source)
+    if dealer_ids is not None:
+        stmt = stmt.where(vehicles.c.dealer_id.in_(list(dealer_ids)))
     return stmt
 
 
 def load_vehicles(conn: sa.Connection, *, dealer_id: str | None = None, source: str | None = None,
-                  columns: Sequence[str] = COLUMNS) -> pd.DataFrame:
-    """The judged columns of every vehicle (or one dealer's, or one source's), with nullable dtypes.
+                  columns: Sequence[str] = COLUMNS, dealer_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """The judged columns of every vehicle (or one dealer's, several dealers', or one source's), with
+    nullable dtypes.
 
     A check that needs only some `columns` reads only those; the others come back null.
     """
-    stmt = vehicles_query(conn.dialect.name, dealer_id=dealer_id, source=source, columns=columns)
+    stmt = vehicles_query(conn.dialect.name, dealer_id=dealer_id, source=source, columns=columns,
+                          dealer_ids=dealer_ids)
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
         return _copy_frame(conn, stmt)
     result = conn.execute(stmt)
@@ -84,7 +88,7 @@ def _copy_frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
     """PostgreSQL streams the result as CSV (`COPY ... TO STDOUT`) into pandas' C parser: several
     times faster than building 100k Python row tuples. Empty text and NULL both read as missing,
     which is how the rules treat them anyway."""
-    compiled = stmt.compile(dialect=conn.dialect)
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     cursor = conn.connection.cursor()
     try:
         query = cursor.mogrify(str(compiled), compiled.params).decode()

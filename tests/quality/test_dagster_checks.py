@@ -181,3 +181,32 @@ def test_dealer_check_factory_judges_one_dealer_partition(store: sa.Engine, stor
         stored = dict(conn.execute(sa.select(quality_findings.c.vehicle_id, quality_findings.c.check_name)).all())
     # only this dealer's scope was replaced: the stale finding left, the other dealer was not judged
     assert stored == {bad_here["vehicle_id"]: "vin_format"}
+
+
+def test_vehicle_rules_over_a_range_of_dealers_match_each_dealer_alone(store: sa.Engine, store_url: str) -> None:
+    """A run over several dealers judges them in one evaluation; each dealer's result and stored findings
+    are exactly what judging that dealer alone gives."""
+    from dealer_pipeline.defs.canonical.checks import run_vehicle_rules, run_vehicle_rules_each
+
+    insert_vehicles(store, [uk_vehicle(0), uk_vehicle(1, price_amount=Decimal("1.00")), uk_vehicle(2, vin="BAD"),
+                            br_vehicle(0), br_vehicle(1, price_amount=Decimal("1.00")),
+                            uk_vehicle(4, dealer_id=UK_DEALER_2)])
+    resource = StoreResource(database_url=store_url)
+    dealers = [UK_DEALER, UK_DEALER_2, BR_DEALER]
+
+    def findings() -> list[tuple]:
+        with store.connect() as conn:
+            return sorted(tuple(r) for r in conn.execute(sa.select(
+                quality_findings.c.vehicle_id, quality_findings.c.dealer_id, quality_findings.c.check_name,
+                quality_findings.c.reason)))
+
+    def summary(result: dg.AssetCheckResult) -> tuple:
+        return (result.passed, *(result.metadata[k].value for k in
+                                 ("vehicles_checked", "listed_vehicles", "failing_vehicles", "failures_per_rule")))
+
+    together = run_vehicle_rules_each(resource, dealers)
+    stored_together = findings()
+    alone = {dealer: run_vehicle_rules(resource, dealer) for dealer in dealers}
+    assert {d: summary(r) for d, r in together.items()} == {d: summary(r) for d, r in alone.items()}
+    assert stored_together == findings() and stored_together, "the same findings, and some"
+    assert not together[UK_DEALER].passed and together[UK_DEALER_2].passed

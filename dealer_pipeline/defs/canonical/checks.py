@@ -8,7 +8,7 @@ The quality modules (pandas, and Great Expectations inside the suite) are import
 runs, not when the code location loads.
 """
 
-from typing import Callable, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 import dagster as dg
 
@@ -43,6 +43,24 @@ def run_vehicle_rules(store: StoreResource, dealer_id: str | None = None) -> dg.
         findings.replace_findings(conn, report.findings, check_names=report.rules, dealer_id=dealer_id)
     return dg.AssetCheckResult(passed=report.passed, severity=ERROR,
                                metadata=rule_report_metadata(report, dealer_id))
+
+
+def run_vehicle_rules_each(store: StoreResource, dealer_ids: Sequence[str]) -> dict[str, dg.AssetCheckResult]:
+    """`run_vehicle_rules` for several dealers at once: one load, one evaluation, each dealer's findings
+    replaced and reported as its own."""
+    from dealer_pipeline.quality import findings, rules
+    from dealer_pipeline.quality.frame import load_vehicles
+
+    engine = store.engine()
+    with engine.connect() as conn:
+        frame = load_vehicles(conn, dealer_ids=dealer_ids)
+    reports = rules.split_by_dealer(rules.evaluate_blocking_rules(frame), frame, dealer_ids)
+    with transaction(engine) as conn:
+        for dealer, report in reports.items():
+            findings.replace_findings(conn, report.findings, check_names=report.rules, dealer_id=dealer)
+    return {dealer: dg.AssetCheckResult(passed=report.passed, severity=ERROR,
+                                        metadata=rule_report_metadata(report, dealer))
+            for dealer, report in reports.items()}
 
 
 def run_baseline_row_count(store: StoreResource, dealer_id: str | None = None) -> dg.AssetCheckResult:
@@ -154,15 +172,18 @@ def build_dealer_vehicle_checks(
     key = dg.AssetKey.from_coercible(asset_key)
 
     def each_dealer(context: dg.AssetCheckExecutionContext, name: str,
-                    evaluate: Callable[[str], dg.AssetCheckResult]) -> dg.AssetCheckResult:
+                    evaluate: Callable[[str], dg.AssetCheckResult],
+                    evaluate_many: Optional[Callable[[Sequence[str]], Dict[str, dg.AssetCheckResult]]] = None,
+                    ) -> dg.AssetCheckResult:
         return evaluate_each_dealer(context, key, name, [f"{source}:{k}" for k in _partition_keys(context)],
-                                    evaluate)
+                                    evaluate, evaluate_many)
 
     @dg.asset_check(asset=key, name="vehicle_rules", partitions_def=partitions_def,
                     description=f"Blocking rules over one {source} dealer's vehicles; failing vehicles are held "
                     "back from publishing and listed in v_data_quality")
     def _vehicle_rules(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
-        return each_dealer(context, "vehicle_rules", lambda dealer: run_vehicle_rules(store, dealer))
+        return each_dealer(context, "vehicle_rules", lambda dealer: run_vehicle_rules(store, dealer),
+                           lambda dealers: run_vehicle_rules_each(store, dealers))
 
     checks = [_vehicle_rules]
     if include_warnings:
@@ -187,15 +208,18 @@ def _partition_keys(context: dg.AssetCheckExecutionContext) -> Sequence[str]:
 
 
 def evaluate_each_dealer(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, name: str,
-                         dealers: Sequence[str], evaluate: Callable[[str], dg.AssetCheckResult]
+                         dealers: Sequence[str], evaluate: Callable[[str], dg.AssetCheckResult],
+                         evaluate_many: Optional[Callable[[Sequence[str]], Dict[str, dg.AssetCheckResult]]] = None,
                          ) -> dg.AssetCheckResult:
-    """One dealer's check result; for a run over a range of dealers, each dealer's result is recorded
-    against its own partition and the step returns the tally."""
+    """One dealer's check result; for a run over a range of dealers, each dealer's result (from
+    `evaluate_many` when the check can judge them together) is recorded against its own partition and
+    the step returns the tally."""
     if len(dealers) == 1:
         return evaluate(dealers[0])
+    together = evaluate_many(dealers) if evaluate_many is not None else None
     failed = []
     for dealer, partition in zip(dealers, _partition_keys(context)):
-        result = evaluate(dealer)
+        result = together[dealer] if together is not None else evaluate(dealer)
         context.op_execution_context.log_event(dg.AssetCheckEvaluation(
             asset_key=asset_key, check_name=name, passed=result.passed, metadata=result.metadata,
             severity=result.severity, partition=partition))
