@@ -49,7 +49,7 @@ class Decision:
     """Either a row to store (and how to answer once stored) or a rejection to record."""
 
     row: dict[str, Any] | None = None
-    failed_reason: str | None = None  # stored as failed: answered 400
+    failed_reason: str | None = None  # stored as failed, answered 200 with the reason
     reject_status: int | None = None
     reject_reason: str | None = None
 
