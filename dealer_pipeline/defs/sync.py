@@ -117,8 +117,8 @@ def _execute(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, 
 
 
 def release_memory() -> None:
-    """Hand the heap the stock runs freed back to the system before the table-wide checks import
-    Great Expectations: what the process peaks at is then the checks' own memory, not their sum."""
+    """Hand the heap a run freed back to the system, so memory follows one range of dealers, not the
+    number of dealers synced, and the table-wide checks (Great Expectations) do not add to it."""
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -182,6 +182,7 @@ def sync(
             partition = {"partition_key": chunk[0]} if len(chunk) == 1 else {}
             record(_execute(defs, spec.dealer_job, instance, _range_label(spec.source, chunk), verbose=verbose,
                             dealers=[f"{spec.source}:{key}" for key in chunk], tags=tags, **partition))
+            release_memory()
     if wanted is not None:
         report.unknown_dealers = sorted(wanted - matched)
     release_memory()

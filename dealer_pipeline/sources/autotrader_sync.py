@@ -197,6 +197,8 @@ def sync_charge_times(client: AutotraderClient, engine: sa.Engine, advertiser_id
                       concurrency: int = 4, vehicle_ids: Sequence[str] | None = None) -> EnrichmentResult:
     """Fetch charge times for live EV/PHEV stock never fetched, or whose derivativeId changed."""
     result = EnrichmentResult(CHARGE_TIMES, enabled=client.charge_times_enabled)
+    if not client.charge_times_enabled:
+        return result  # switched off: nothing to read or call
     due = []
     for row in _live_vehicles(engine, advertiser_id, CHARGE_TIMES, vehicle_ids):
         if row.fuel_type not in CHARGEABLE:
@@ -207,9 +209,6 @@ def sync_charge_times(client: AutotraderClient, engine: sa.Engine, advertiser_id
             result.skipped += 1
         else:
             due.append((row, None))
-    if not client.charge_times_enabled:
-        result.skipped += len(due)
-        return result
     _fetch(engine, due, CHARGE_TIMES, lambda r: client.get_charge_times(r.source_vehicle_id, advertiser_id),
            result, concurrency, payload_key="chargeTimes")
     return result

@@ -65,9 +65,9 @@ class AutotraderResource(dg.ConfigurableResource):
     secret: str | None = None
     stock_page_size: int = STOCK_MAX_PAGE_SIZE
     advertiser_page_size: int = ADVERTISERS_MAX_PAGE_SIZE
-    enrichment_concurrency: int = 4
+    enrichment_concurrency: int = 8
     dealer_concurrency: int = 4
-    max_in_flight: int = 8
+    max_in_flight: int = 16
     token_refresh_margin_seconds: float = 60.0
     max_attempts: int = 5
     retry_backoff_seconds: float = 0.5
