@@ -74,7 +74,7 @@ def measured(argv: list[str], env: dict[str, str], out_path: Path) -> dict[str, 
     """Run `argv` as a process tree; its wall time, CPU seconds, peak tree RSS and exit code. The tree's
     RSS every second goes to `<out_path>.rss` (seconds, MiB)."""
     peak = 0
-    timeline = open(f"{out_path}.rss", "w")
+    timeline = open(f"{out_path}.rss", "w", buffering=1)
     with open(out_path, "w") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -103,6 +103,7 @@ def measured(argv: list[str], env: dict[str, str], out_path: Path) -> dict[str, 
             "exit": proc.returncode, "output": out_path}
 
 
+#: Pipeline stage -> its Dagster step keys (exact) or key prefixes/suffixes (ending or starting with "_").
 STAGES = (("advertisers", ("autotrader__advertisers", "webmotors__dealers")),
           ("baseline", ("autotrader__stock", "webmotors__stock")),
           ("enrichment", ("autotrader__stock_features", "autotrader__charge_times")),
@@ -111,11 +112,19 @@ STAGES = (("advertisers", ("autotrader__advertisers", "webmotors__dealers")),
           ("publishing", ("publishing__",)))
 
 
+def _stage_of(key: str) -> str | None:
+    for name, marks in STAGES:
+        if key in marks or any((m.endswith("__") and key.startswith(m)) or (m.startswith("_") and key.endswith(m))
+                               for m in marks):
+            return name
+    return None
+
+
 def print_stages(steps: list[Any], row: dict[str, Any]) -> None:
     """Seconds per pipeline stage, from the steps' first and last events in the instance."""
     totals = {name: 0.0 for name, _ in STAGES}
     for key, _, seconds in steps:
-        stage = next((name for name, marks in STAGES if any(key == m or m in key for m in marks)), None)
+        stage = _stage_of(key)
         if stage is not None:
             totals[stage] += float(seconds or 0)
     by_vendor: dict[str, int] = {}
