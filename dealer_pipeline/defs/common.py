@@ -31,12 +31,15 @@ ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def sync_dynamic_partitions(instance: dg.DagsterInstance, partitions_def: dg.DynamicPartitionsDefinition,
-                            wanted: Iterable[str]) -> Tuple[List[str], List[str]]:
-    """Make the instance's partitions of `partitions_def` exactly `wanted`; returns (added, removed)."""
+                            wanted: Iterable[str], among: Optional[Iterable[str]] = None) -> Tuple[List[str], List[str]]:
+    """Make the instance's partitions of `partitions_def` exactly `wanted` (only among the keys `among`,
+    when given: the others are left as they are); returns (added, removed)."""
     name = partitions_def.name
     assert name is not None, "a dynamic partitions definition kept by an asset has a name"
     wanted = set(wanted)
     existing = set(instance.get_dynamic_partitions(name))
+    if among is not None:
+        existing &= set(among)
     added, dropped = sorted(wanted - existing), sorted(existing - wanted)
     if added:
         instance.add_dynamic_partitions(name, added)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -39,15 +40,17 @@ class DealerOutcome(Generic[T]):
 
 def for_each_dealer(keys: Sequence[str], work: Callable[[str], T], *, engine: sa.Engine, stage: str,
                     dealer_of: Callable[[str], str], run_id: str | None, concurrency: int,
-                    vehicles_of: Callable[[T], int] = lambda result: 0) -> list[DealerOutcome[T]]:
-    """Run `work(key)` for every partition key, `concurrency` dealers at a time; outcomes in key order."""
+                    vehicles_of: Callable[[T], int] = lambda result: 0,
+                    lease: bool = True) -> list[DealerOutcome[T]]:
+    """Run `work(key)` for every partition key, `concurrency` dealers at a time; outcomes in key order.
+    `lease=False` is for work that touches no vendor and no dealer data (nothing to guard)."""
     progress.board.plan(stage, len(keys))
 
     def one(key: str) -> DealerOutcome[T]:
         dealer_id = dealer_of(key)
         outcome: DealerOutcome[T] = DealerOutcome(key, dealer_id)
         try:
-            with dealer_lease(engine, dealer_id, stage, run_id):
+            with dealer_lease(engine, dealer_id, stage, run_id) if lease else nullcontext():
                 outcome.result = work(key)
         except DealerBusy as busy:
             outcome.busy = busy

@@ -120,16 +120,8 @@ def advertisers(context: dg.AssetExecutionContext, config: AdvertisersConfig, au
         except VendorError as exc:
             raise _failure(exc, context) from None
         calls = call_metadata(client.http.stats)
-    if config.advertiser_ids:
-        added = [key for key in result.active if not context.instance.has_dynamic_partition(
-            ADVERTISER_PARTITIONS.name, key)]
-        context.instance.add_dynamic_partitions(ADVERTISER_PARTITIONS.name, added)
-        dropped = [key for key in [*result.left, *result.inactive]
-                   if context.instance.has_dynamic_partition(ADVERTISER_PARTITIONS.name, key)]
-        for key in dropped:
-            context.instance.delete_dynamic_partition(ADVERTISER_PARTITIONS.name, key)
-    else:
-        added, dropped = sync_dynamic_partitions(context.instance, ADVERTISER_PARTITIONS, result.active)
+    added, dropped = sync_dynamic_partitions(context.instance, ADVERTISER_PARTITIONS, result.active,
+                                             among=config.advertiser_ids or None)
     return dg.MaterializeResult(metadata={
         "listed": result.listed, "active": len(result.active), "inactive": len(result.inactive),
         "left_integration": len(result.left), "rejected": len(result.rejected),
@@ -164,7 +156,8 @@ def stock(context: dg.AssetExecutionContext, autotrader: AutotraderResource,
 
 def _enrichment(context: dg.AssetExecutionContext, autotrader: AutotraderResource, store: StoreResource,
                 fetch: Callable[..., sync.EnrichmentResult], stage: str) -> dg.MaterializeResult:
-    """Each advertiser's features or charge times (`fetch`), with what it called in the metadata."""
+    """Each advertiser's features or charge times (`fetch`), with what it called in the metadata.
+    Charge times switched off call nothing, so their dealers need no lease."""
     engine = store.engine()
     run_id = context.run.run_id
     with autotrader.client(engine, run_id) as client:
@@ -172,7 +165,8 @@ def _enrichment(context: dg.AssetExecutionContext, autotrader: AutotraderResourc
             partition_keys_of(context),
             lambda advertiser_id: fetch(client, engine, advertiser_id, concurrency=autotrader.enrichment_concurrency),
             engine=engine, stage=stage, dealer_of=dealer_id, run_id=run_id,
-            concurrency=autotrader.dealer_concurrency)
+            concurrency=autotrader.dealer_concurrency,
+            lease=stage != "charge_times" or client.charge_times_enabled)
         calls = call_metadata(client.http.stats)
     return dealers_result(context, outcomes, _enrichment_metadata, calls, _NEEDS_A_PERSON)
 
