@@ -125,7 +125,10 @@ def _later(record: dict, seconds: float, **changes: object) -> dict:
 
 
 def _extra_token(records: list[dict]) -> list[dict]:
-    return records + [_later(_first(records, vendor="autotrader", path="/authenticate"), 10)]
+    """A second token request after the vendor's last call, where no 401 can excuse it."""
+    grant = _first(records, vendor="autotrader", path="/authenticate")
+    last = max(r["ts"] for r in records if r["vendor"] == "autotrader")
+    return records + [_later(grant, last - grant["ts"] + 1)]
 
 
 def _token_past_lifetime(records: list[dict]) -> list[dict]:

@@ -142,7 +142,10 @@ def _(conn: sa.Connection) -> str:
 @crafted("AT-AUTH-3")
 def _(conn: sa.Connection) -> str:
     g = grant(conn, "autotrader")
-    add_call(conn, g, ts=g["ts"] + timedelta(seconds=10), run_id="another-process")
+    # After the vendor's last call: a 401 answered to calls still in flight with the old token would
+    # otherwise excuse a copy placed a fixed time after the grant.
+    last = conn.execute(sa.select(sa.func.max(C.ts)).where(C.vendor == "autotrader")).scalar_one()
+    add_call(conn, g, ts=last + timedelta(seconds=1), run_id="another-process")
     return "second token request"
 
 
