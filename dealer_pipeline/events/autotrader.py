@@ -9,6 +9,7 @@ as lifecycle states; the normalizer turns them into `availability`.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -84,6 +85,8 @@ def _stale_reason(version: int | None, stored: int | None, row: dict[str, Any]) 
     return f"lastUpdated {row.get('source_updated_at')} older than the stored record"
 
 
+#: An Autotrader advertiserId: a string of digits (api/autotrader.md), never sent to the vendor otherwise.
+_ADVERTISER_ID = re.compile(r"[0-9]{1,20}")
 #: What an advertiser record must carry for a notice to be applied as it is.
 ADVERTISER_FIELDS = ("advertiserId", "name", "status")
 
@@ -99,8 +102,10 @@ def apply_advertiser(conn: sa.Connection, event: StoredEvent, *, now: datetime, 
     notice_id = convert.text(event.payload.get("id"))
     if not _complete_advertiser(record, notice_id):
         advertiser_id = notice_id or (convert.text(record.get("advertiserId")) if isinstance(record, dict) else None)
-        if advertiser_id is None:
-            return Outcome.failed("ADVERTISER notification names no advertiser (no id, no data.advertiserId)")
+        if advertiser_id is None or not _ADVERTISER_ID.fullmatch(advertiser_id):
+            shown = "none" if advertiser_id is None else repr(advertiser_id[:40])
+            return Outcome.failed(f"incomplete ADVERTISER notification without a valid advertiser id ({shown}): "
+                                  "nothing to re-read")
         followups.advertisers.add(advertiser_id)
         return Outcome.applied("incomplete notice: the advertiser is re-read with GET /advertisers?advertiserId=")
     unknown: list[tuple[str, Any]] = []

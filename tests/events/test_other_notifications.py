@@ -107,3 +107,15 @@ def test_wm_lead_1_lead_notice_stored_once_and_its_detail_wanted(receiver: Recei
     missing = deliver_lead(receiver, {"CodigoCliente": "1", "Cnpj": "03.347.828/0001-09"})
     assert apply_events(module_engine, event_ids=[missing]).failed == 1
     assert event(module_engine, missing)["error"] == "lead notice without IdLead"
+
+
+@pytest.mark.parametrize("notice_id", ["../../advertisers", "1" * 400, "١٢٣", None])
+def test_an_incomplete_advertiser_notice_without_a_valid_id_fails_and_calls_nobody(
+        receiver: ReceiverHandle, module_engine: sa.Engine, notice_id: str | None) -> None:
+    """Only a digit-string advertiserId is ever re-read from the vendor; anything else is kept as failed."""
+    payload = {"id": notice_id, "time": "2026-06-02T10:00:00.000Z", "type": "ADVERTISER",
+               "data": {"phone": "0161 000 0000"}}
+    event_id = deliver(receiver, payload)
+    summary = apply_events(module_engine, event_ids=[event_id])
+    assert summary.failed == 1 and not summary.followups.advertisers
+    assert "without a valid advertiser id" in event(module_engine, event_id)["error"]
