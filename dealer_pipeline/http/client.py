@@ -220,6 +220,8 @@ class VendorClient:
                     grant = self.tokens.current(self._obtain_token)
                 self._in_flight.acquire()
                 try:
+                    if grant is not None and self.tokens is not None:
+                        grant = self.tokens.newest(grant)
                     sent = self._send(method, path, service, logged, params, data, json_body, dealer_id,
                                       authenticated, grant, attempt, budget, last_status, last_ray)
                 finally:

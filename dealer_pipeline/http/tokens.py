@@ -118,6 +118,14 @@ class TokenCache:
                     raise AuthFailed("timed out waiting for another process to refresh the token", vendor=self.vendor)
                 time.sleep(self.poll_seconds)
 
+    def newest(self, grant: TokenGrant) -> TokenGrant:
+        """`grant`, or the newer token this process has obtained or read since (no I/O): a call
+        that waited for a slot is not sent with a token already replaced."""
+        memo = self._memo
+        if memo is not None and memo.grant.obtained_at > grant.obtained_at and self._fresh(memo.grant):
+            return memo.grant
+        return grant
+
     def invalidate(self, grant: TokenGrant) -> bool:
         """Mark this generation of the token unusable for every process (after a 401)."""
         with self._lock:

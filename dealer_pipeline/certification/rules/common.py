@@ -19,6 +19,8 @@ from dealer_pipeline.certification.model import Context, Evidence, Verdict, evid
 #: re-read every second, pauses every 200 ms, tokens memoised 200 ms), plus clock jitter.
 BLOCK_SLACK = timedelta(seconds=1.5)
 PAUSE_SLACK = timedelta(seconds=0.5)
+#: How long after a token was granted another process may still send the older one (tokens memoised 200 ms).
+TOKEN_SLACK = timedelta(seconds=1.0)
 
 #: Token calls per vendor, recognised by path (the vendor log has no service column).
 TOKEN_PATHS = {
@@ -84,19 +86,37 @@ def lifetime(conn: sa.Connection, ctx: Context, vendor: str) -> Lifetime:
 
 
 def extra_grants(grants: Sequence[Call], calls: Sequence[Call], life: Lifetime) -> list[dict[str, Any]]:
-    """Token requests made while the previous token was still valid and nothing refused it (no 401)."""
-    refused = [c.ts for c in calls if c.status == 401 and not is_token_call(c)]
+    """Token requests made while the previous token was still valid and nothing refused it (no 401).
+
+    Only a refusal of the token `before` granted excuses the next request: a call that still
+    carried an older token (in flight while the grant was answered, or from a process whose
+    cache had not yet seen it) says nothing about the newer one.
+    """
+    first_use = {g.token: g.first.ts for g in generations(api_only(calls))}
+    refused = [c for c in calls if c.status == 401 and not is_token_call(c)]
     found = []
     for before, after in zip(grants, grants[1:]):
         gap = (after.ts - before.ts).total_seconds()
         if gap >= life.window:
             continue
-        if any(before.ts <= t <= after.ts for t in refused):
+        if any(_refuses_grant(c, before, first_use) and c.ts <= after.ts for c in refused):
             continue
         found.append(after.row(previous_grant=before.ts, gap_s=round(gap, 3),
                                why=f"second token request {gap:.1f} s after the previous one "
                                    f"(lifetime {life.seconds:g} s, no 401 between)"))
     return found
+
+
+def _refuses_grant(refusal: Call, grant: Call, first_use: dict[str, datetime]) -> bool:
+    """Whether a 401 refused the token `grant` obtained rather than an older one."""
+    if refusal.token is not None and refusal.token in first_use:  # the vendor's log names the token
+        return first_use[refusal.token] >= grant.ts
+    answered = grant.ts + timedelta(milliseconds=grant.duration_ms or 0.0)
+    if refusal.ts < answered:  # sent while the grant was in flight: with the older token
+        return False
+    if refusal.run_id == grant.run_id:  # the process that obtained it uses it at once
+        return True
+    return refusal.ts >= answered + TOKEN_SLACK  # other processes may hold the older one a moment longer
 
 
 @dataclass
