@@ -48,6 +48,8 @@ from dealer_pipeline.store.types import utcnow
 #: How stale this process's copy of the shared pauses and blocks may be: one set by another process
 #: stops this one's calls within this time plus one query (golive AT-FAIR-429 asks for 0.1 s).
 STALENESS_SECONDS = 0.05
+#: One attempt's outcome: the response, its text, when it was sent, its perf-counter start, the token carried.
+_Sent = tuple[requests.Response, str, datetime, float, TokenGrant | None]
 _TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 _BLOCKING = {Action.BLOCK_DEALER, Action.BLOCK_SERVICE, Action.BLOCK_VENDOR, Action.FLAG_BAD_INPUT}
 
@@ -220,8 +222,6 @@ class VendorClient:
                     grant = self.tokens.current(self._obtain_token)
                 self._in_flight.acquire()
                 try:
-                    if grant is not None and self.tokens is not None:
-                        grant = self.tokens.newest(grant)
                     sent = self._send(method, path, service, logged, params, data, json_body, dealer_id,
                                       authenticated, grant, attempt, budget, last_status, last_ray)
                 finally:
@@ -234,7 +234,7 @@ class VendorClient:
                         ) from None
                     budget.sleep(self._backoff(attempt), why=type(sent).__name__, status=last_status, cf_ray=last_ray)
                     continue
-                response, text, sent_at, started = sent
+                response, text, sent_at, started, grant = sent
 
                 status = response.status_code
                 cf_ray = policy.cf_ray(response.headers)
@@ -300,9 +300,10 @@ class VendorClient:
     def _send(self, method: str, path: str, service: str, logged: str, params: Mapping[str, Any] | None,
               data: Mapping[str, Any] | None, json_body: Any, dealer_id: str | None, authenticated: bool,
               grant: TokenGrant | None, attempt: int, budget: WaitBudget, last_status: int | None,
-              last_ray: str | None) -> tuple[requests.Response, str, datetime, float] | BaseException:
-        """Send one attempt once no block covers it and no pause holds it: the response and its text,
-        or the transport error (logged). Runs holding one of the client's in-flight slots."""
+              last_ray: str | None) -> _Sent | BaseException:
+        """Send one attempt once no block covers it and no pause holds it: the response, its text and
+        the token it carried, or the transport error (logged). Runs holding one of the client's
+        in-flight slots; the token is the newest by then (a wait may have outlived the one given)."""
         block = self.blocks.find(dealer_id=dealer_id, service=service, method=method, path=logged)
         if block is not None:
             raise VendorBlocked(
@@ -313,6 +314,7 @@ class VendorClient:
         self._wait_for_pauses(service, budget, last_status, last_ray)
         headers = {"Accept": "application/json"}
         if grant is not None and self.tokens is not None:
+            grant = self.tokens.newest(grant)
             self.tokens.auth.authorize(headers, grant.token)
         prepared = self.session.prepare_request(
             requests.Request(method, self.policy.url(path), params=params, data=data, json=json_body,
@@ -332,7 +334,7 @@ class VendorClient:
                 prepared, timeout=(self.policy.connect_timeout_seconds, self.policy.read_timeout_seconds),
                 allow_redirects=False,
             )
-            return response, response.text, sent_at, started
+            return response, response.text, sent_at, started, grant
         except _TRANSPORT_ERRORS as exc:
             error = f"{type(exc).__name__}: {self._scrub(str(exc), params)}"
             self._log(sent_at, started, service, method, logged, None, None, dealer_id, attempt, error)

@@ -119,11 +119,18 @@ class TokenCache:
                 time.sleep(self.poll_seconds)
 
     def newest(self, grant: TokenGrant) -> TokenGrant:
-        """`grant`, or the newer token this process has obtained or read since (no I/O): a call
-        that waited for a slot is not sent with a token already replaced."""
+        """`grant`, or a newer token obtained since by any process. Called just before sending, after
+        waiting for a slot or a pause: never takes the lock nor calls the vendor (the caller holds a
+        slot a refresh may need), at most one read of the store per memo period."""
         memo = self._memo
-        if memo is not None and memo.grant.obtained_at > grant.obtained_at and self._fresh(memo.grant):
-            return memo.grant
+        if memo is not None and time.monotonic() - memo.read_at < self.memo_seconds:
+            latest: TokenGrant | None = memo.grant
+        else:
+            latest = self._decode(self._read())
+            if latest is not None:
+                self._memo = _Memo(latest, time.monotonic())
+        if latest is not None and latest.obtained_at > grant.obtained_at and self._fresh(latest):
+            return latest
         return grant
 
     def invalidate(self, grant: TokenGrant) -> bool:
