@@ -141,7 +141,7 @@ def _inprocess(env: dict[str, str], measure) -> list[float]:  # type: ignore[no-
     get_settings.cache_clear()
     import dagster as dg
 
-    from dealer_pipeline.defs.operations.driver import SensorDriver
+    from dealer_pipeline.runner.sensor import SensorDriver
     from dealer_pipeline.defs.resources import StoreResource
 
     with dg.instance_for_test() as instance:

@@ -137,8 +137,8 @@ def demo(ctx: click.Context, dealers: int, vehicles: int, burst: int, verbose: b
 
     verbose = verbose or bool(ctx.find_root().params.get("verbose"))
     quiet.quiet_warnings(verbose)
-    from dealer_pipeline.defs.operations.driver import SensorDriver
-    from dealer_pipeline.defs.sync import publish_dealers, sync
+    from dealer_pipeline.runner.sensor import SensorDriver
+    from dealer_pipeline.runner.sync import publish_dealers, sync
     from dealer_pipeline.reporting import summarize
     from dealer_pipeline.sandbox.runner import start_sandbox
     from dealer_pipeline.webhooks.runner import start_receiver

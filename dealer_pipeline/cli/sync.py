@@ -80,7 +80,7 @@ def sync(ctx: click.Context, sources: tuple[str, ...], dealers: tuple[str, ...],
     from rich.console import Console
 
     from dealer_pipeline import progress
-    from dealer_pipeline.defs.sync import sync as run_sync
+    from dealer_pipeline.runner.sync import sync as run_sync
 
     migrate.upgrade(get_engine())
     instance = dg.DagsterInstance.get()

@@ -37,7 +37,7 @@ from dealer_pipeline.definitions import defs as default_defs
 from dealer_pipeline.defs.publishing.autocosmos import AutocosmosResource
 from dealer_pipeline.defs.sources.autotrader import AutotraderResource
 from dealer_pipeline.defs.sources.webmotors import WebmotorsResource
-from dealer_pipeline.defs.sync import publish_dealers, sync
+from dealer_pipeline.runner.sync import publish_dealers, sync
 from dealer_pipeline.events import apply_all_pending, followups
 from dealer_pipeline.http import VendorError
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox

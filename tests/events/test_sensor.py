@@ -171,7 +171,7 @@ def test_driver_ticks_like_the_daemon_until_the_burst_is_applied(
     receiver: ReceiverHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
     start_cursor: str, advertisers: list[str],
 ) -> None:
-    from dealer_pipeline.defs.operations.driver import SensorDriver
+    from dealer_pipeline.runner.sensor import SensorDriver
 
     ids = _burst(receiver, advertisers)
     driver = SensorDriver(instance, StoreResource(database_url=module_store_url), cursor=start_cursor)
