@@ -9,6 +9,12 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import dagster as dg
 
+from dealer_pipeline.defs.keys import (  # the run tags, also importable from here
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    DEALER_TAG,
+    DEALERS_TAG,
+)
 from dealer_pipeline.http import ClientStats, VendorBlocked, VendorError
 from dealer_pipeline.sources.fanout import DealerOutcome
 from dealer_pipeline.sources.runs import BaselineResult
@@ -16,18 +22,11 @@ from dealer_pipeline.store.types import utcnow
 
 #: Run-level retries of scheduled jobs, for outages longer than one call's wait budget.
 RUN_RETRY = dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
-#: Run tag naming the dealer a run is about (filterable in the UI).
-DEALER_TAG = "dealer_pipeline/dealer"
-#: Run tag of a run that covers a range of dealers: "<first>..<last> (<count>)".
-DEALERS_TAG = "dealer_pipeline/dealers"
 #: Most dealer partitions one stock run covers. Dagster's run and step bookkeeping costs about as
 #: much as a dealer's vendor calls, so a scheduled baseline or a backfill runs dealers in ranges
 #: (Dagster's multi-run backfill policy) and the step fans out over them on threads.
 DEALERS_PER_RUN = 50
 DEALER_RANGE_BACKFILL = dg.BackfillPolicy.multi_run(DEALERS_PER_RUN)
-#: Dagster's tags for a run over a partition range (what its backfills put on ranged runs).
-ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def sync_dynamic_partitions(instance: dg.DagsterInstance, partitions_def: dg.DynamicPartitionsDefinition,

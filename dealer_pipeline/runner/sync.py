@@ -21,9 +21,9 @@ import dagster as dg
 
 from dealer_pipeline import progress
 from dealer_pipeline.definitions import defs as default_defs
-from dealer_pipeline.defs.common import DEALER_TAG, DEALERS_PER_RUN, dealer_ranges, range_run_tags
+from dealer_pipeline.defs.common import DEALERS_PER_RUN, dealer_ranges, range_run_tags
+from dealer_pipeline.defs.keys import DEALER_TAG, VEHICLES
 
-CANONICAL_VEHICLES = dg.AssetKey(["canonical", "vehicles"])
 PUBLISHED_DEALERS_JOB, CATALOGUE_JOB, PUBLISH_DEALER_JOB = "published_dealers_job", "catalogue_job", "publish_dealer_job"
 PUBLISHED_DEALER = "published_dealer"
 
@@ -187,7 +187,7 @@ def sync(
         report.unknown_dealers = sorted(wanted - matched)
     release_memory()
     canonical = defs.resolve_implicit_global_asset_job_def()
-    result = canonical.execute_in_process(instance=instance, asset_selection=[CANONICAL_VEHICLES],
+    result = canonical.execute_in_process(instance=instance, asset_selection=[VEHICLES],
                                           raise_on_error=False, run_config=_run_config(verbose))
     error, _ = _failures(result)
     record(RunOutcome("canonical vehicles + checks", result.run_id, result.success, error))

@@ -34,7 +34,7 @@ import requests
 import sqlalchemy as sa
 
 from dealer_pipeline.definitions import defs as default_defs
-from dealer_pipeline.defs.publishing.autocosmos import AutocosmosResource
+from dealer_pipeline.defs.catalogue.resources import AutocosmosResource
 from dealer_pipeline.defs.sources.autotrader import AutotraderResource
 from dealer_pipeline.defs.sources.webmotors import WebmotorsResource
 from dealer_pipeline.runner.sync import publish_dealers, sync

@@ -10,17 +10,13 @@ from __future__ import annotations
 import dagster as dg
 import sqlalchemy as sa
 
-from dealer_pipeline.defs.canonical.checks import VEHICLES
 from dealer_pipeline.defs.canonical.metadata import table
+from dealer_pipeline.defs.keys import SOURCE_STOCK, VEHICLES
 from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.quality.limits import AVAILABILITIES
 from dealer_pipeline.quality.summary import summarize_vehicles
 from dealer_pipeline.store.schema import vehicles
-
-
-#: The source assets that write `vehicles` (keys, not imports: the sources import this domain's checks).
-SOURCE_STOCK = [dg.AssetKey(["autotrader", "stock"]), dg.AssetKey(["webmotors", "stock"])]
 
 
 def column_schema(table_: sa.Table) -> dg.TableSchema:

@@ -19,13 +19,13 @@ from dealer_pipeline.defs.canonical.metadata import (
     rule_report_metadata,
     where_to_look,
 )
+from dealer_pipeline.defs.keys import VEHICLES
 from dealer_pipeline.defs.partitions import partition_keys_of
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.types import utcnow
 
-VEHICLES = dg.AssetKey(["canonical", "vehicles"])
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
 

@@ -11,8 +11,8 @@ import dagster as dg
 from dealer_pipeline.catalogue.resolve import resolve_specs
 from dealer_pipeline.catalogue.review import review_queue_size
 from dealer_pipeline.dealers_file import DealersFileError
-from dealer_pipeline.defs.canonical.checks import VEHICLES
-from dealer_pipeline.defs.publishing.autocosmos import CATALOG_MATCHES_KEY, POOL, AutocosmosResource, signature_refused
+from dealer_pipeline.defs.catalogue.resources import POOL, AutocosmosResource, signature_refused
+from dealer_pipeline.defs.keys import CATALOG_MATCHES, VEHICLES
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.http import AuthFailed
@@ -22,7 +22,7 @@ from dealer_pipeline.publishing.core import dealers_publishing_to
 GROUP = "catalogue"
 
 
-@dg.asset(key=CATALOG_MATCHES_KEY, deps=[VEHICLES], group_name=GROUP, pool=POOL, **labels("catalogue", "api", vendor="autocosmos", grain="table"),
+@dg.asset(key=CATALOG_MATCHES, deps=[VEHICLES], group_name=GROUP, pool=POOL, **labels("catalogue", "api", vendor="autocosmos", grain="table"),
           description="Autocosmos catalogue answers (table `catalog_matches`): one best match per distinct vehicle "
                       "specification, cached; unresolved ones wait in `v_catalog_review`.")
 def catalog_matches(context: dg.AssetExecutionContext, autocosmos: AutocosmosResource,
@@ -50,5 +50,5 @@ def catalog_matches(context: dg.AssetExecutionContext, autocosmos: AutocosmosRes
                                           "dealers_blocked": len(skipped), "review_queue_size": queue})
 
 
-catalogue_job = dg.define_asset_job("catalogue_job", selection=[CATALOG_MATCHES_KEY],
+catalogue_job = dg.define_asset_job("catalogue_job", selection=[CATALOG_MATCHES],
                                     description="Resolve new vehicle specifications against the Autocosmos catalogue.")

@@ -15,6 +15,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from dealer_pipeline.defs.common import RUN_RETRY, call_metadata, per_dealer_schedule
+from dealer_pipeline.defs.keys import AUTOCHAT_PUBLICATIONS as AUTOCHAT_KEY
+from dealer_pipeline.defs.keys import VEHICLES
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, partition_dealer
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
@@ -24,8 +26,6 @@ from dealer_pipeline.vendors.autochat import AutochatClient, AutochatContract
 
 GROUP = "publishing"
 POOL = "autochat_api"
-AUTOCHAT_KEY = dg.AssetKey(["publishing", "autochat"])
-VEHICLES_KEY = dg.AssetKey(["canonical", "vehicles"])
 
 
 class AutochatResource(dg.ConfigurableResource):
@@ -65,7 +65,7 @@ def _top(counter: dict, limit: int = 50) -> dict:
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
 
 
-@dg.asset(key=AUTOCHAT_KEY, deps=[VEHICLES_KEY], partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
+@dg.asset(key=AUTOCHAT_KEY, deps=[VEHICLES], partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
           **labels("publishing", "api", vendor="autochat", grain="dealer"),
           description="One dealer's cars on Autochat: created, replaced, deleted (sold, removed, suspended) as the "
                       "store and the quality gate say; outcomes in `publications` (target autochat).")

@@ -2,13 +2,14 @@
 
 import dagster as dg
 
+from dealer_pipeline.defs.keys import AUTOCHAT_PUBLICATIONS, AUTOCOSMOS_PUBLICATIONS
 from dealer_pipeline.defs.publishing import autochat, autocosmos, partitions, webmotors
 
 #: Everything one dealer publishes, in dependency order (Autocosmos, Autochat, then the status
 #: report back to Webmotors and the enquiries into its CRM): what `dealer-pipeline sync` runs.
 publish_dealer_job = dg.define_asset_job(
     "publish_dealer_job",
-    selection=[autocosmos.AUTOCOSMOS_KEY, autochat.AUTOCHAT_KEY, webmotors.STATUS_KEY, webmotors.LEADS_KEY],
+    selection=[AUTOCOSMOS_PUBLICATIONS, AUTOCHAT_PUBLICATIONS, webmotors.STATUS_KEY, webmotors.LEADS_KEY],
     description="Publish one dealer everywhere it publishes, then report status and leads back to Webmotors.",
 )
 

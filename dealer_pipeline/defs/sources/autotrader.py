@@ -28,6 +28,7 @@ from dealer_pipeline.defs.common import (
     sync_dynamic_partitions,
     vendor_failure,
 )
+from dealer_pipeline.defs.keys import AUTOTRADER_STOCK
 from dealer_pipeline.defs.partitions import partition_keys_of
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
@@ -49,7 +50,7 @@ GROUP = "autotrader"
 POOL = "autotrader_api"
 ADVERTISER_PARTITIONS = dg.DynamicPartitionsDefinition(name="autotrader_advertiser")
 ADVERTISERS_KEY = dg.AssetKey(["autotrader", "advertisers"])
-STOCK_KEY = dg.AssetKey(["autotrader", "stock"])
+STOCK_KEY = AUTOTRADER_STOCK
 FEATURES_KEY = dg.AssetKey(["autotrader", "stock_features"])
 CHARGE_TIMES_KEY = dg.AssetKey(["autotrader", "charge_times"])
 _NEEDS_A_PERSON = (VendorBlocked, BadRequest, AuthFailed)

@@ -29,6 +29,7 @@ from dealer_pipeline.defs.common import (
     per_dealer_schedule,
     sync_dynamic_partitions,
 )
+from dealer_pipeline.defs.keys import WEBMOTORS_STOCK
 from dealer_pipeline.defs.partitions import partition_keys_of
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
@@ -50,7 +51,7 @@ GROUP = "webmotors"
 POOL = "webmotors_api"
 DEALER_PARTITIONS = dg.DynamicPartitionsDefinition(name="webmotors_dealer")
 DEALERS_KEY = dg.AssetKey(["webmotors", "dealers"])
-STOCK_KEY = dg.AssetKey(["webmotors", "stock"])
+STOCK_KEY = WEBMOTORS_STOCK
 _NEEDS_A_PERSON = (VendorBlocked, BadRequest, AuthFailed, WebmotorsRejected)
 
 
