@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from dealer_pipeline.definitions import defs
+from dealer_pipeline.defs.keys import DEALER_TAG
 from dealer_pipeline.defs.operations import events as ops_events
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.events import apply_all_pending
@@ -81,8 +82,11 @@ def test_sensor_requests_one_run_per_dealer_and_advances_its_cursor(
 ) -> None:
     ids = _burst(receiver, advertisers)
     result = _tick(instance, module_store_url, start_cursor)
-    by_dealer = {r.tags["dealer_id"]: r for r in result.run_requests}
+    by_dealer = {r.tags.get(DEALER_TAG, "none"): r for r in result.run_requests}
     assert set(by_dealer) == {dealer or "none" for dealer in ids}
+    # One dealer tag, the one the instance's per-dealer run limit reads; a run about no dealer has none.
+    assert all("dealer_id" not in r.tags for r in result.run_requests)
+    assert DEALER_TAG not in by_dealer["none"].tags
     for dealer, event_ids in ids.items():
         request = by_dealer[dealer or "none"]
         config = request.run_config["ops"]["apply_webhook_events"]["config"]
@@ -115,7 +119,7 @@ def test_sensor_runs_apply_the_events_through_a_real_instance(
     assert [event(module_engine, i)["status"] for i in (first, second)] == ["applied", "applied"]
     assert vehicle(module_engine, stock_id)["mileage_km"] == 74030
     stored = instance.get_run_by_id(run.run_id)
-    assert stored.tags["dealer_id"] == f"autotrader:{advertisers[0]}" and stored.tags["webhook_events"] == f"{first}-{second}"
+    assert stored.tags[DEALER_TAG] == f"autotrader:{advertisers[0]}" and stored.tags["webhook_events"] == f"{first}-{second}"
 
 
 def test_a_failed_tick_neither_loses_nor_double_applies(
@@ -197,7 +201,7 @@ def test_a_dealer_with_a_run_waiting_to_start_gets_no_second_run(
     later = deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id=advertisers[0])))
     other = deliver(receiver, notification(stock_record(new_stock_id(), 1, advertiser_id=advertisers[1])))
     result = _tick(instance, module_store_url, cursor)
-    assert [r.tags["dealer_id"] for r in result.run_requests] == [second]
+    assert [r.tags[DEALER_TAG] for r in result.run_requests] == [second]
     assert json.loads(result.cursor)["after_id"] == other
     # The waiting run, when it starts, takes the dealer's events that arrived meanwhile.
     run = _run(instance, module_store_url, waiting_request)

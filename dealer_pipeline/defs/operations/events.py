@@ -26,6 +26,7 @@ from typing import Optional
 
 import dagster as dg
 
+from dealer_pipeline.defs.keys import DEALER_TAG, WEBHOOK_EVENT_COUNT_TAG, WEBHOOK_EVENTS_TAG
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.events import ALL_DEALERS, apply_events, followups, group_by_dealer, pending_events
 from dealer_pipeline.events.model import Followups
@@ -184,8 +185,7 @@ def webhook_events_sensor(context: dg.SensorEvaluationContext, store: StoreResou
         requests.append(dg.RunRequest(
             run_key=f"{key}:retry-{now.isoformat()}" if retried else key,
             run_config=run_config(batch.first_id, None, batch.dealer_id),
-            tags={"dealer_id": tag, "webhook_events": f"{batch.first_id}-{batch.last_id}",
-                  "webhook_event_count": str(batch.count)},
+            tags=run_tags(batch.dealer_id, batch.first_id, batch.last_id, batch.count),
         ))
     context.log.info(f"{len(events)} pending events, {len(requests)} runs, {coalesced} dealers left to their "
                      f"waiting run (cursor {cursor.after_id} -> {next_cursor.after_id})")
@@ -195,7 +195,14 @@ def webhook_events_sensor(context: dg.SensorEvaluationContext, store: StoreResou
     return dg.SensorResult(run_requests=requests, cursor=next_cursor.serialize())
 
 
+def run_tags(dealer_id: Optional[str], first_id: int, last_id: int, count: int) -> dict[str, str]:
+    """The dealer tag every per-dealer run carries (so the per-dealer run limit covers event runs too);
+    events that name no dealer are about none, so their runs carry no dealer tag."""
+    tags = {WEBHOOK_EVENTS_TAG: f"{first_id}-{last_id}", WEBHOOK_EVENT_COUNT_TAG: str(count)}
+    return {DEALER_TAG: dealer_id, **tags} if dealer_id else tags
+
+
 def _dealers_with_waiting_runs(instance: dg.DagsterInstance) -> set[str]:
-    """Dealer tags of this job's runs that have not started selecting events yet."""
+    """Dealers (or `NO_DEALER_TAG`) of this job's runs that have not started selecting events yet."""
     runs = instance.get_runs(dg.RunsFilter(job_name=apply_webhook_events_job.name, statuses=WAITING), limit=1000)
-    return {run.tags.get("dealer_id", NO_DEALER_TAG) for run in runs}
+    return {run.tags.get(DEALER_TAG, NO_DEALER_TAG) for run in runs}

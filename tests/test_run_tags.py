@@ -1,0 +1,25 @@
+"""One dealer tag: the per-dealer run limit of `deploy/dagster.yaml` reads the tag every per-dealer run carries."""
+
+from __future__ import annotations
+
+import yaml
+
+from dealer_pipeline.defs.common import range_run_tags
+from dealer_pipeline.defs.keys import DEALER_TAG
+from dealer_pipeline.defs.operations.events import run_tags
+from dealer_pipeline.paths import project_root
+
+
+def test_the_deployed_per_dealer_limit_reads_the_dealer_tag() -> None:
+    config = yaml.safe_load((project_root() / "deploy" / "dagster.yaml").read_text())
+    limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
+    per_dealer = [item for item in limits if item.get("value") == {"applyLimitPerUniqueValue": True}]
+    assert [(item["key"], item["limit"]) for item in per_dealer] == [(DEALER_TAG, 1)]
+
+
+def test_schedule_sync_and_event_runs_name_their_dealer_with_the_same_tag() -> None:
+    dealer = "autotrader:10012345"
+    assert range_run_tags(["10012345"], lambda key: f"autotrader:{key}") == {DEALER_TAG: dealer}
+    event_tags = run_tags(dealer, 7, 9, 3)
+    assert event_tags[DEALER_TAG] == dealer and "dealer_id" not in event_tags
+    assert DEALER_TAG not in run_tags(None, 7, 9, 3), "events that name no dealer are about none"
