@@ -16,20 +16,20 @@ from typing import Any, List, Optional
 import dagster as dg
 
 from dealer_pipeline.defs.common import RUN_RETRY, call_metadata, per_dealer_schedule
-from dealer_pipeline.defs.publishing.autocosmos import AutocosmosResource
+from dealer_pipeline.defs.catalogue.resources import AutocosmosResource
+from dealer_pipeline.defs.keys import AUTOCHAT_PUBLICATIONS, AUTOCOSMOS_PUBLICATIONS
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, partition_dealer
 from dealer_pipeline.defs.resources import StoreResource
-from dealer_pipeline.defs.sources.webmotors import WebmotorsResource
+from dealer_pipeline.defs.sources.webmotors import POOL, WebmotorsResource
 from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.http import AuthFailed, VendorError
 from dealer_pipeline.publishing import leads as lead_flow
 from dealer_pipeline.publishing import webmotors_status as status_flow
 
 GROUP = "publishing"
-POOL = "webmotors_api"
 STATUS_KEY = dg.AssetKey(["publishing", "webmotors_status"])
 LEADS_KEY = dg.AssetKey(["publishing", "leads"])
-CHANNEL_KEYS = [dg.AssetKey(["publishing", "autocosmos"]), dg.AssetKey(["publishing", "autochat"])]
+CHANNEL_KEYS = [AUTOCOSMOS_PUBLICATIONS, AUTOCHAT_PUBLICATIONS]
 
 
 class ClassifiedResource(dg.ConfigurableResource):
@@ -134,8 +134,9 @@ leads_job = dg.define_asset_job(
 
 
 publishing_webmotors_status_schedule = per_dealer_schedule(
-    "publishing_webmotors_status_schedule", status_job, "40 * * * *", PUBLISHED_DEALER,
-    "Hourly, after the channels' publishing runs (non-Webmotors dealers finish at once).",
+    "publishing_webmotors_status_schedule", status_job, "55 * * * *", PUBLISHED_DEALER,
+    "Hourly at :55, after the channels' publishing runs (Autochat :20, Autocosmos :40) have had their "
+    "time: the status reported is the one they left (non-Webmotors dealers finish at once).",
 )
 publishing_leads_schedule = per_dealer_schedule(
     "publishing_leads_schedule", leads_job, "*/10 * * * *", PUBLISHED_DEALER,
