@@ -1,10 +1,12 @@
 """The vendor-neutral HTTP client: one `request()` that applies a vendor's policy.
 
-Per call, in order: refuse if an unresolved block covers it; wait out any shared pause
-(vendor-wide after a 429, per service after a 5xx); attach the shared token (or sign);
-send with timeouts over a pooled `requests.Session`; log the call; then act on the
-policy's verdict: return, treat as absent, pause and retry, re-authenticate once, block
-and raise, or fail. All waiting (pauses, backoff) is charged to one budget per call
+Each attempt is sent once and classified (`_attempt`): refuse if an unresolved block covers
+it; wait out any shared pause (vendor-wide after a 429, per service after a 5xx); attach the
+shared token (or sign); send with timeouts over a pooled `requests.Session`; log the call
+with the policy's verdict. Then the client acts on the verdict (`_act`): return, treat as
+absent, pause and retry, re-authenticate once, block and raise, or fail. What a vendor does
+differently is its policy's hooks (`refine`, `resends`, `refused_again`, `error`), never a
+loop of its own. All waiting (pauses, backoff) is charged to one budget per call
 (`DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS`); a wait that would exceed it fails at once with
 `WaitBudgetExceeded` instead of sleeping.
 """
@@ -18,7 +20,8 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +40,7 @@ from dealer_pipeline.http.errors import (
     MalformedResponse,
     UnexpectedStatus,
     VendorBlocked,
+    VendorError,
     VendorUnavailable,
     WaitBudgetExceeded,
 )
@@ -48,7 +52,9 @@ from dealer_pipeline.store.types import utcnow
 #: How stale this process's copy of the shared pauses and blocks may be: one set by another process
 #: stops this one's calls within this time plus one query (golive AT-FAIR-429 asks for 0.1 s).
 STALENESS_SECONDS = 0.05
-#: One attempt's outcome: the response, its text, when it was sent, its perf-counter start, the token carried.
+log = logging.getLogger(__name__)
+
+#: A response as sent: the response, its text, when it was sent, its perf-counter start, the token carried.
 _Sent = tuple[requests.Response, str, datetime, float, TokenGrant | None]
 _TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 _BLOCKING = {Action.BLOCK_DEALER, Action.BLOCK_SERVICE, Action.BLOCK_VENDOR, Action.FLAG_BAD_INPUT}
@@ -85,6 +91,48 @@ class WaitBudget:
             )
         time.sleep(seconds)
         self.spent += seconds
+
+
+@dataclass
+class _Call:
+    """One logical call as it goes through its attempts."""
+
+    method: str
+    path: str
+    service: str
+    logged: str  # the path as logged: secret query values replaced
+    params: Mapping[str, Any] | None
+    data: Mapping[str, Any] | None
+    json_body: Any
+    dealer_id: str | None
+    authenticated: bool
+    expect_json: bool
+    budget: WaitBudget
+    attempt: int = 0
+    reauthed: bool = False
+    last_status: int | None = None
+    last_ray: str | None = None
+
+    def where(self, **override: Any) -> dict[str, Any]:
+        """The context every error of this call carries (vendor, method, logged path, last status, CF-RAY)."""
+        return {"vendor": self.budget.vendor, "method": self.method, "path": self.logged,
+                "status": self.last_status, "cf_ray": self.last_ray, **override}
+
+    def why(self, why: str) -> dict[str, Any]:
+        """Arguments of a wait charged to the budget."""
+        return {"why": why, "status": self.last_status, "cf_ray": self.last_ray}
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One attempt, sent once and classified: the transport error, or the policy's verdict on the response."""
+
+    error: BaseException | None = None
+    verdict: Verdict | None = None
+    response: requests.Response | None = None
+    body: Any = None
+    malformed: bool = False  # a 2xx whose body is not JSON
+    grant: TokenGrant | None = None  # the token it carried
 
 
 @dataclass
@@ -206,128 +254,69 @@ class VendorClient:
         expect_json: bool = True,
     ) -> VendorResponse:
         """Send one logical call (retries included) and return its usable response, or raise."""
-        policy = self.policy
-        service = service if service is not None else policy.service_of(path)
-        logged = policy.redact(path, params)
-        budget = WaitBudget(self.max_wait_seconds, self.vendor, method, logged)
-        reauthed = False
-        last_status: int | None = None
-        last_ray: str | None = None
-        attempt = 0
+        service = service if service is not None else self.policy.service_of(path)
+        logged = self.policy.redact(path, params)
+        call = _Call(method, path, service, logged, params, data, json_body, dealer_id, authenticated, expect_json,
+                     WaitBudget(self.max_wait_seconds, self.vendor, method, logged))
         try:
-            while True:
-                attempt += 1
-                grant: TokenGrant | None = None
-                if authenticated and self.tokens is not None:  # before taking a slot: it may call the vendor
-                    grant = self.tokens.current(self._obtain_token)
-                self._in_flight.acquire()
-                try:
-                    sent = self._send(method, path, service, logged, params, data, json_body, dealer_id,
-                                      authenticated, grant, attempt, budget, last_status, last_ray)
-                finally:
-                    self._in_flight.release()
-                if isinstance(sent, BaseException):
-                    if attempt >= policy.max_attempts:
-                        raise VendorUnavailable(
-                            f"no response after {attempt} attempts ({type(sent).__name__})", vendor=self.vendor,
-                            method=method, path=logged, status=last_status, cf_ray=last_ray,
-                        ) from None
-                    budget.sleep(self._backoff(attempt), why=type(sent).__name__, status=last_status, cf_ray=last_ray)
-                    continue
-                response, text, sent_at, started, grant = sent
-
-                status = response.status_code
-                cf_ray = policy.cf_ray(response.headers)
-                last_status, last_ray = status, cf_ray
-                verdict = policy.classify(status, response.headers, text)
-                body: Any = None
-                error: str | None = None
-                if verdict.action in (Action.OK, Action.ABSENT) and expect_json and text.strip():
-                    try:
-                        body = json.loads(text)
-                    except ValueError:
-                        if verdict.action is Action.OK:
-                            error = "malformed JSON body"
-                if verdict.action is not Action.OK:
-                    error = f"{verdict.action.value}: {verdict.message or 'no message'}"
-                self._log(sent_at, started, service, method, logged, status, cf_ray, dealer_id, attempt, error)
-
-                action = verdict.action
-                if action is Action.OK and error is None:
-                    return VendorResponse(status, body, response.headers, cf_ray, attempts=attempt)
-                if action is Action.ABSENT:
-                    return VendorResponse(status, body, response.headers, cf_ray, absent=True, attempts=attempt)
-                if action is Action.OK:  # a 2xx we cannot read: retry, the body may have been cut short
-                    if attempt >= policy.max_attempts:
-                        raise MalformedResponse("response body is not valid JSON", vendor=self.vendor,
-                                                method=method, path=logged, status=status, cf_ray=cf_ray)
-                    budget.sleep(self._backoff(attempt), why="malformed body", status=status, cf_ray=cf_ray)
-                    continue
-                said = dict(vendor_message=verdict.message, details=verdict.details)
-                if action is Action.REAUTH_ONCE:
-                    if grant is None or self.tokens is None:
-                        raise AuthFailed(f"credentials refused: {verdict.message or 'no message'}",
-                                         vendor=self.vendor, method=method, path=logged, status=status,
-                                         cf_ray=cf_ray, **said)
-                    if reauthed:
-                        raise AuthFailed("a freshly obtained token was refused too (second 401)",
-                                         vendor=self.vendor, method=method, path=logged, status=status,
-                                         cf_ray=cf_ray, **said)
-                    self.tokens.invalidate(grant)
-                    reauthed = True
-                    continue
-                if action in (Action.PAUSE_VENDOR, Action.PAUSE_SERVICE):
-                    self._pause(verdict, service, method, logged, attempt, cf_ray)
-                    if attempt >= policy.max_attempts:
-                        raise VendorUnavailable(f"still {status} after {attempt} attempts", vendor=self.vendor,
-                                                method=method, path=logged, status=status, cf_ray=cf_ray, **said)
-                    continue
-                if action is Action.RETRY:
-                    if attempt >= policy.max_attempts:
-                        raise VendorUnavailable(f"still {status} after {attempt} attempts", vendor=self.vendor,
-                                                method=method, path=logged, status=status, cf_ray=cf_ray, **said)
-                    wait = max(self._backoff(attempt), verdict.retry_after or 0.0)
-                    budget.sleep(wait, why=f"backoff after {status}", status=status, cf_ray=cf_ray)
-                    continue
-                if action in _BLOCKING:
-                    self._block(verdict, action, dealer_id, service, method, logged, status, cf_ray)
-                raise UnexpectedStatus(f"unexpected status: {verdict.message or 'no message'}", vendor=self.vendor,
-                                       method=method, path=logged, status=status, cf_ray=cf_ray, **said)
+            with self._vendor_errors():
+                while True:
+                    done = self._act(call, self._attempt(call))
+                    if done is not None:
+                        return done
         finally:
             with self._stats_lock:
-                self.stats.waited_seconds += budget.spent
+                self.stats.waited_seconds += call.budget.spent
 
-    def _send(self, method: str, path: str, service: str, logged: str, params: Mapping[str, Any] | None,
-              data: Mapping[str, Any] | None, json_body: Any, dealer_id: str | None, authenticated: bool,
-              grant: TokenGrant | None, attempt: int, budget: WaitBudget, last_status: int | None,
-              last_ray: str | None) -> _Sent | BaseException:
-        """Send one attempt once no block covers it and no pause holds it: the response, its text and
-        the token it carried, or the transport error (logged). Runs holding one of the client's
-        in-flight slots; the token is the newest by then (a wait may have outlived the one given)."""
-        block = self.blocks.find(dealer_id=dealer_id, service=service, method=method, path=logged)
+    def current_token(self) -> TokenGrant:
+        """The shared token (obtained from the vendor only if no fresh one is cached)."""
+        if self.tokens is None:
+            raise TypeError(f"{self.vendor} calls are not authorised with a token")
+        with self._vendor_errors():
+            return self.tokens.current(self._obtain_token)
+
+    def helper(self, policy: VendorPolicy, *, session: requests.Session | None = None) -> VendorClient:
+        """An unauthenticated client for a side call (a token grant) that shares this one's store, call
+        log, run and wait budget; `session` (e.g. with Basic credentials) defaults to this one's."""
+        return VendorClient(policy, engine=self.engine, auth=None, max_wait_seconds=self.max_wait_seconds,
+                            run_id=self.run_id, session=session or self.session, call_log=self.call_log)
+
+    # ---- send once and classify -------------------------------------------------------
+    def _attempt(self, call: _Call) -> _Outcome:
+        """One attempt: sent once (holding an in-flight slot) and classified by the policy; logged."""
+        call.attempt += 1
+        grant: TokenGrant | None = None
+        if call.authenticated and self.tokens is not None:  # before taking a slot: it may call the vendor
+            grant = self.tokens.current(self._obtain_token)
+        self._in_flight.acquire()
+        try:
+            sent = self._send(call, grant)
+        finally:
+            self._in_flight.release()
+        return sent if isinstance(sent, _Outcome) else self._classify(call, *sent)
+
+    def _send(self, call: _Call, grant: TokenGrant | None) -> _Sent | _Outcome:
+        """Send once no block covers the call and no pause holds it: the response, or the transport error
+        (logged). The token is the newest by then (a wait may have outlived the one given)."""
+        block = self.blocks.find(dealer_id=call.dealer_id, service=call.service, method=call.method, path=call.logged)
         if block is not None:
-            raise VendorBlocked(
-                f"not sent: block {block.id} ({block.reason}) is unresolved: {block.action}",
-                block_id=block.id, reason=block.reason, action=block.action, vendor=self.vendor,
-                method=method, path=logged, status=last_status, cf_ray=block.cf_ray,
-            )
-        self._wait_for_pauses(service, budget, last_status, last_ray)
+            raise VendorBlocked(f"not sent: block {block.id} ({block.reason}) is unresolved: {block.action}",
+                                block_id=block.id, reason=block.reason, action=block.action,
+                                **call.where(cf_ray=block.cf_ray))
+        self._wait_for_pauses(call)
         headers = {"Accept": "application/json"}
         if grant is not None and self.tokens is not None:
             grant = self.tokens.newest(grant)
             self.tokens.auth.authorize(headers, grant.token)
-        prepared = self.session.prepare_request(
-            requests.Request(method, self.policy.url(path), params=params, data=data, json=json_body,
-                             headers=headers)
-        )
-        if authenticated and isinstance(self.auth, RequestSigner):
+        prepared = self.session.prepare_request(requests.Request(
+            call.method, self.policy.url(call.path), params=call.params, data=call.data, json=call.json_body,
+            headers=headers))
+        if call.authenticated and isinstance(self.auth, RequestSigner):
             self.auth.sign(prepared)
-        sent_at = utcnow()
-        started = time.perf_counter()
+        sent_at, started = utcnow(), time.perf_counter()
         with self._stats_lock:
-            self.stats.calls[service] += 1
-            if attempt > 1:
-                self.stats.retries += 1
+            self.stats.calls[call.service] += 1
+            self.stats.retries += int(call.attempt > 1)
         progress.board.call()
         try:
             response = self.session.send(  # a redirect is never followed: it would carry our credentials
@@ -336,17 +325,105 @@ class VendorClient:
             )
             return response, response.text, sent_at, started, grant
         except _TRANSPORT_ERRORS as exc:
-            error = f"{type(exc).__name__}: {self._scrub(str(exc), params)}"
-            self._log(sent_at, started, service, method, logged, None, None, dealer_id, attempt, error)
-            return exc
+            self._log(call, sent_at, started, None, None, f"{type(exc).__name__}: {self._scrub(str(exc), call)}")
+            return _Outcome(error=exc)
 
-    def current_token(self) -> TokenGrant:
-        """The shared token (obtained from the vendor only if no fresh one is cached)."""
-        if self.tokens is None:
-            raise TypeError(f"{self.vendor} calls are not authorised with a token")
-        return self.tokens.current(self._obtain_token)
+    def _classify(self, call: _Call, response: requests.Response, text: str, sent_at: datetime, started: float,
+                  grant: TokenGrant | None) -> _Outcome:
+        """The policy's verdict on a response, its parsed body, and the call logged with both."""
+        status = response.status_code
+        call.last_status, call.last_ray = status, self.policy.cf_ray(response.headers)
+        verdict = self.policy.classify(status, response.headers, text)
+        body: Any = None
+        malformed = False
+        if verdict.action in (Action.OK, Action.ABSENT) and call.expect_json and text.strip():
+            try:
+                body = json.loads(text)
+            except ValueError:
+                malformed = verdict.action is Action.OK
+        error = "malformed JSON body" if malformed else None
+        if verdict.action is not Action.OK:
+            error = f"{verdict.action.value}: {verdict.message or 'no message'}"
+        self._log(call, sent_at, started, status, call.last_ray, error)
+        return _Outcome(verdict=verdict, response=response, body=body, malformed=malformed, grant=grant)
+
+    # ---- act on the verdict -------------------------------------------------------------
+    def _act(self, call: _Call, outcome: _Outcome) -> VendorResponse | None:
+        """The usable response, None to send again (after any wait), or raise."""
+        if outcome.verdict is None:
+            self._again_after(call, None, f"no response after {call.attempt} attempts "
+                                          f"({type(outcome.error).__name__})", VendorUnavailable)
+            call.budget.sleep(self._backoff(call.attempt), **call.why(type(outcome.error).__name__))
+            return None
+        verdict, response = outcome.verdict, outcome.response
+        assert response is not None
+        if verdict.action in (Action.OK, Action.ABSENT) and not outcome.malformed:
+            return VendorResponse(response.status_code, outcome.body, response.headers, call.last_ray,
+                                  absent=verdict.action is Action.ABSENT, attempts=call.attempt)
+        if verdict.action is Action.OK:  # a 2xx we cannot read: retry, the body may have been cut short
+            self._again_after(call, Action.OK, "response body is not valid JSON", MalformedResponse)
+            call.budget.sleep(self._backoff(call.attempt), **call.why("malformed body"))
+        elif verdict.action is Action.REAUTH_ONCE:
+            self._reauth(call, outcome)
+        elif verdict.action in (Action.PAUSE_VENDOR, Action.PAUSE_SERVICE):
+            self._pause(call, verdict)
+            self._again_after(call, verdict.action, self._still(call), VendorUnavailable, verdict)
+        elif verdict.action is Action.RETRY:
+            self._again_after(call, Action.RETRY, self._still(call), VendorUnavailable, verdict)
+            wait = max(self._backoff(call.attempt), verdict.retry_after or 0.0)
+            call.budget.sleep(wait, **call.why(f"backoff after {call.last_status}"))
+        else:
+            self._refuse(call, verdict)
+        return None
+
+    def _again_after(self, call: _Call, action: Action | None, message: str, error: type[VendorError],
+                     verdict: Verdict | None = None) -> None:
+        """Raise `error` unless the call may be sent again: attempts left and the policy allows re-sending."""
+        if call.attempt < self.policy.max_attempts and self.policy.resends(call.method, action):
+            return
+        raise error(message, **call.where(), **_said(verdict)) from None
+
+    @staticmethod
+    def _still(call: _Call) -> str:
+        return f"still {call.last_status} after {call.attempt} attempts"
+
+    def _reauth(self, call: _Call, outcome: _Outcome) -> None:
+        """A 401: drop the token everywhere (or re-sign) and send once more; a second 401 fails, or blocks
+        when the vendor's policy says a refusal of fresh credentials is the dealer's to fix."""
+        verdict, grant = outcome.verdict, outcome.grant
+        assert verdict is not None
+        signs = call.authenticated and isinstance(self.auth, RequestSigner)
+        if call.reauthed or (grant is None and not signs):
+            again = self.policy.refused_again(verdict) if call.reauthed else None
+            if again is not None:
+                log.warning("%s refused %s %s for %s with %s after new credentials; %s said: %s", self.vendor,
+                            call.method, call.logged, call.dealer_id, call.last_status, self.vendor, verdict.message)
+                self._block(call, again, note=" after one new token")
+            message = ("a freshly obtained token was refused too (second 401)" if call.reauthed and grant is not None
+                       else f"credentials refused: {verdict.message or 'no message'}")
+            raise AuthFailed(message, **call.where(), **_said(verdict))
+        if grant is not None and self.tokens is not None:
+            self.tokens.invalidate(grant)
+        call.reauthed = True
+
+    def _refuse(self, call: _Call, verdict: Verdict) -> None:
+        if verdict.action in _BLOCKING:
+            self._block(call, verdict)
+        raise UnexpectedStatus(f"unexpected status: {verdict.message or 'no message'}", **call.where(),
+                               **_said(verdict))
 
     # ---- helpers -----------------------------------------------------------------------
+    @contextmanager
+    def _vendor_errors(self) -> Iterator[None]:
+        """Failures leave as the vendor's own error types (the policy's `error` hook)."""
+        try:
+            yield
+        except VendorError as exc:
+            translated = self.policy.error(exc)
+            if translated is exc:
+                raise
+            raise translated from None
+
     def _obtain_token(self) -> TokenGrant:
         assert isinstance(self.auth, TokenAuth)
         grant = self.auth.obtain(self)
@@ -354,43 +431,39 @@ class VendorClient:
             self.stats.token_requests += 1
         return grant
 
-    def _wait_for_pauses(self, service: str, budget: WaitBudget, status: int | None, cf_ray: str | None) -> None:
+    def _wait_for_pauses(self, call: _Call) -> None:
         while True:
-            remaining, scope = self.pauses.remaining(service)
+            remaining, scope = self.pauses.remaining(call.service)
             if remaining <= 0:
                 return
-            budget.sleep(remaining + self._rng.uniform(0.0, 0.05), why=f"pause on {scope}", status=status,
-                         cf_ray=cf_ray)
+            call.budget.sleep(remaining + self._rng.uniform(0.0, 0.05), **call.why(f"pause on {scope}"))
 
-    def _pause(self, verdict: Verdict, service: str, method: str, path: str, attempt: int,
-               cf_ray: str | None) -> None:
+    def _pause(self, call: _Call, verdict: Verdict) -> None:
         policy = self.policy
-        status = verdict.reason or ""
+        reason = f"{verdict.reason or ''} on {call.method} {call.logged}"
         if verdict.action is Action.PAUSE_VENDOR:
             seconds = verdict.retry_after if verdict.retry_after is not None else policy.default_429_pause_seconds
-            self.pauses.pause(None, seconds, reason=f"{status} on {method} {path}", cf_ray=cf_ray)
+            self.pauses.pause(None, seconds, reason=reason, cf_ray=call.last_ray)
         else:
-            seconds = max(policy.service_pause_seconds, verdict.retry_after or 0.0, self._backoff(attempt))
-            self.pauses.pause(service, seconds, reason=f"{status} on {method} {path}", cf_ray=cf_ray)
+            seconds = max(policy.service_pause_seconds, verdict.retry_after or 0.0, self._backoff(call.attempt))
+            self.pauses.pause(call.service, seconds, reason=reason, cf_ray=call.last_ray)
 
-    def _block(self, verdict: Verdict, action: Action, dealer_id: str | None, service: str, method: str,
-               path: str, status: int, cf_ray: str | None) -> None:
-        reason = verdict.reason or str(status)
-        if action is Action.FLAG_BAD_INPUT:
-            reason = BAD_INPUT  # request-scoped, whatever status the vendor used (400, 422)
-        block_service = service if action is Action.BLOCK_SERVICE or is_request_block(reason) else None
-        block_dealer = None if action is Action.BLOCK_VENDOR else dealer_id
+    def _block(self, call: _Call, verdict: Verdict, note: str = "") -> None:
+        """Record the block the verdict asks for and raise it (`BadRequest` for flagged input)."""
+        action = verdict.action
+        reason = BAD_INPUT if action is Action.FLAG_BAD_INPUT else verdict.reason or str(call.last_status)
+        block_service = call.service if action is Action.BLOCK_SERVICE or is_request_block(reason) else None
+        block_dealer = None if action is Action.BLOCK_VENDOR else call.dealer_id
         what = self.policy.block_action(reason, block_dealer, block_service, verdict.message)
         block = self.blocks.record(reason=reason, dealer_id=block_dealer, service=block_service,
-                                   message=verdict.message, action=what, method=method, path=path, cf_ray=cf_ray)
+                                   message=verdict.message, action=what, method=call.method, path=call.logged,
+                                   cf_ray=call.last_ray)
+        said = verdict.message or "no message"
         if action is Action.FLAG_BAD_INPUT:
-            raise BadRequest(f"bad input, flagged as block {block.id}: {verdict.message or 'no message'}",
-                             block_id=block.id, vendor_message=verdict.message or "", vendor=self.vendor,
-                             method=method, path=path, status=status, cf_ray=cf_ray)
-        raise VendorBlocked(f"{reason}: {verdict.message or 'no message'}; block {block.id}: {what}",
-                            block_id=block.id, reason=reason, action=what, vendor=self.vendor, method=method,
-                            path=path, status=status, cf_ray=cf_ray, vendor_message=verdict.message,
-                            details=verdict.details)
+            raise BadRequest(f"bad input, flagged as block {block.id}: {said}", block_id=block.id,
+                             vendor_message=verdict.message or "", **call.where())
+        raise VendorBlocked(f"{reason}{note}: {said}; block {block.id}: {what}", block_id=block.id, reason=reason,
+                            action=what, **call.where(), **_said(verdict))
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: base * 2^(attempt-1), capped, times U(0.5, 1)."""
@@ -398,17 +471,22 @@ class VendorClient:
         ceiling = min(policy.backoff_cap_seconds, policy.backoff_base_seconds * 2 ** (attempt - 1))
         return ceiling * self._rng.uniform(0.5, 1.0)
 
-    def _scrub(self, text: str, params: Mapping[str, Any] | None) -> str:
+    def _scrub(self, text: str, call: _Call) -> str:
         for name in self.policy.secret_query_params:
-            value = (params or {}).get(name)
+            value = (call.params or {}).get(name)
             if value:
                 text = text.replace(str(value), "***")
         return re.sub(r"\s+", " ", text)[:300]
 
-    def _log(self, sent_at: datetime, started: float, service: str, method: str, path: str, status: int | None,
-             cf_ray: str | None, dealer_id: str | None, attempt: int, error: str | None) -> None:
+    def _log(self, call: _Call, sent_at: datetime, started: float, status: int | None, cf_ray: str | None,
+             error: str | None) -> None:
         self.call_log.record(
-            ts=sent_at, vendor=self.vendor, service=service, method=method, path=path, status=status,
-            duration_ms=int((time.perf_counter() - started) * 1000), cf_ray=cf_ray, dealer_id=dealer_id,
-            attempt=attempt, error=error, run_id=self.run_id,
+            ts=sent_at, vendor=self.vendor, service=call.service, method=call.method, path=call.logged,
+            status=status, duration_ms=int((time.perf_counter() - started) * 1000), cf_ray=cf_ray,
+            dealer_id=call.dealer_id, attempt=call.attempt, error=error, run_id=self.run_id,
         )
+
+
+def _said(verdict: Verdict | None) -> dict[str, Any]:
+    """What the vendor said, as carried beside an error's message."""
+    return {} if verdict is None else {"vendor_message": verdict.message, "details": verdict.details}

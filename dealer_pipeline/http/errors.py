@@ -37,6 +37,11 @@ class VendorError(Exception):
         self.details = details
         super().__init__(self._render())
 
+    def where(self) -> dict[str, Any]:
+        """The call's context, for raising the same failure as another (vendor-specific) type."""
+        return {"vendor": self.vendor, "method": self.method, "path": self.path, "status": self.status,
+                "cf_ray": self.cf_ray}
+
     def _render(self) -> str:
         where = " ".join(part for part in (self.method, self.path) if part)
         details = [f"last status {self.status if self.status is not None else 'none'}"]

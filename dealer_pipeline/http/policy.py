@@ -3,7 +3,9 @@
 The client (`client.py`) is vendor-neutral; everything a vendor does differently lives in
 a `VendorPolicy` subclass: which statuses are retried, paused, blocked or treated as
 absent, how a path maps to a service, which query parameters are secrets, how a 403 body
-tells its kind, and what an operator should do about a block.
+tells its kind (`refine`), which calls may be sent again (`resends`), what a refusal of fresh
+credentials means (`refused_again`), the vendor's own error types (`error`), and what an
+operator should do about a block.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from dealer_pipeline.http.blocks import is_request_block
+from dealer_pipeline.http.errors import VendorError
 
 
 class Action(str, Enum):
@@ -147,6 +150,20 @@ class VendorPolicy:
     def refine(self, verdict: Verdict, status: int, body: str) -> Verdict:
         """Hook for vendors whose body changes the action (Autotrader's 403 kinds)."""
         return verdict
+
+    def resends(self, method: str, action: Action | None) -> bool:
+        """Whether a call answered with `action` (None: no response at all) may be sent again while
+        attempts are left. Hook for calls the vendor may already have acted on (a created lead)."""
+        return True
+
+    def refused_again(self, verdict: Verdict) -> Verdict | None:
+        """What a 401 to freshly obtained credentials means. None: ours are wrong (`AuthFailed`); a
+        blocking verdict: the cause is the dealer's to fix, so the client records that block."""
+        return None
+
+    def error(self, exc: VendorError) -> VendorError:
+        """The vendor's own error type for a failure leaving the client (e.g. rejected input)."""
+        return exc
 
     def vendor_message(self, body: str) -> str | None:
         """The human message in an error body: `message`, or `warnings[].message` joined."""

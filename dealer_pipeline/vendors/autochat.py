@@ -119,7 +119,8 @@ def render_field_errors(errors: Mapping[str, list[str]]) -> str:
 
 @dataclass
 class AutochatPolicy(VendorPolicy):
-    """API calls. A 400's field map travels with the error (`details`) for the caller to record."""
+    """API calls. A 400's field map travels with the error (`details`, then `AutochatRejected`) for
+    the caller to record."""
 
     vendor: str = VENDOR
     base_url: str = ""
@@ -135,6 +136,12 @@ class AutochatPolicy(VendorPolicy):
         if status in (400, 422):
             return dataclasses.replace(verdict, details=field_errors(body))
         return verdict
+
+    def error(self, exc: VendorError) -> VendorError:
+        if isinstance(exc, UnexpectedStatus) and exc.status in (400, 422):
+            return AutochatRejected(exc.vendor_message or "no message", field_errors=exc.details or {},
+                                    **exc.where())
+        return exc
 
     def block_action(self, reason: str, dealer_id: str | None, service: str | None, message: str | None) -> str:
         if dealer_id:
@@ -342,14 +349,8 @@ class AutochatClient:
         return self._request(method, path, dealer_id=dealer_id, json_body=dict(car))
 
     def _request(self, method: str, path: str, *, dealer_id: str, **kwargs: Any) -> VendorResponse:
-        try:
-            return self.http.request(method, path, dealer_id=dealer_id, **kwargs)
-        except UnexpectedStatus as exc:
-            if exc.status in (400, 422):
-                raise AutochatRejected(exc.vendor_message or "no message", field_errors=exc.details or {},
-                                       vendor=VENDOR, method=exc.method, path=exc.path, status=exc.status,
-                                       cf_ray=exc.cf_ray) from None
-            raise
+        """One call for a dealer; a 400/422 leaves as `AutochatRejected` (the policy's `error` hook)."""
+        return self.http.request(method, path, dealer_id=dealer_id, **kwargs)
 
 
 __all__ = [

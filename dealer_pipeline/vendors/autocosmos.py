@@ -28,7 +28,6 @@ import sqlalchemy as sa
 
 from dealer_pipeline.http import (
     Action,
-    AuthFailed,
     MalformedResponse,
     RequestSigner,
     UnexpectedStatus,
@@ -155,8 +154,8 @@ class AutocosmosSigner(RequestSigner):
 # ---- policy (2.7) ----------------------------------------------------------------------------------
 @dataclass
 class AutocosmosPolicy(VendorPolicy):
-    """Statuses: 400/409/415 are answers the publisher handles (never retried here); 401 fails clearly
-    (no token to refresh); 403 blocks the dealer (agency not linked to our app); 404 is absent;
+    """Statuses: 400/409/415 are answers the publisher handles (never retried here); 401 is sent once
+    more, re-signed, then fails clearly (no token to refresh); 403 blocks the dealer (agency not linked to our app); 404 is absent;
     429 pauses every Autocosmos call; 5xx pause the service. Retries wait at least 1 s (new `Date`)."""
 
     vendor: str = VENDOR
@@ -194,6 +193,16 @@ class AutocosmosPolicy(VendorPolicy):
                 parts.append(f"{name}: {text}")
         message = head + (" | " if head and parts else "") + " | ".join(parts)
         return message[:1000] or super().vendor_message(body)
+
+    def error(self, exc: VendorError) -> VendorError:
+        """400, 409 and 415 as the errors the publisher branches on."""
+        if not isinstance(exc, UnexpectedStatus):
+            return exc
+        message = exc.vendor_message or "no message"
+        if exc.status == 400:
+            return PublicationRefused(f"refused: {message}", errors=message, **exc.where())
+        kind = _TRANSLATED.get(exc.status or 0)
+        return kind(message, **exc.where()) if kind is not None else exc
 
     def block_action(self, reason: str, dealer_id: str | None, service: str | None, message: str | None) -> str:
         if reason == "403":
@@ -263,25 +272,9 @@ class AutocosmosClient:
     # ---- transport ----
     def _call(self, method: str, path: str, *, dealer_id: str | None, params: Mapping[str, Any] | None = None,
               json_body: Any = None) -> VendorResponse:
-        """One logical call; a 401 is retried once, re-signed (the signer spaces a POST/PATCH by >= 1 s)."""
-        for attempt in (1, 2):
-            try:
-                return self.http.request(method, path, params=params, json_body=json_body, dealer_id=dealer_id)
-            except AuthFailed:
-                if attempt == 2:
-                    raise
-            except UnexpectedStatus as exc:
-                raise self._translate(exc) from None
-        raise AssertionError("unreachable")
-
-    @staticmethod
-    def _translate(exc: UnexpectedStatus) -> VendorError:
-        kw = dict(vendor=exc.vendor, method=exc.method, path=exc.path, status=exc.status, cf_ray=exc.cf_ray)
-        message = exc.vendor_message or "no message"
-        if exc.status == 400:
-            return PublicationRefused(f"refused: {message}", errors=message, **kw)
-        kind = _TRANSLATED.get(exc.status or 0)
-        return kind(message, **kw) if kind is not None else exc
+        """One logical call: a 401 is sent once more, re-signed (the signer spaces a POST/PATCH by >= 1 s);
+        400, 409 and 415 leave as `PublicationRefused`, `PublicationConflict`, `UnsupportedMediaType`."""
+        return self.http.request(method, path, params=params, json_body=json_body, dealer_id=dealer_id)
 
     def _publications(self, adminmail: str, external_id: str | None = None) -> str:
         path = f"{self.contract.publications_path}/{quote(adminmail, safe='@+')}"

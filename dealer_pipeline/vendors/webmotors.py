@@ -35,7 +35,6 @@ from requests.auth import HTTPBasicAuth
 from dealer_pipeline.dealers_file import DealerEntry, DealersFile, DealersFileError, load_dealers
 from dealer_pipeline.http import (
     Action,
-    AuthFailed,
     CallLog,
     MalformedResponse,
     PaginationError,
@@ -47,7 +46,6 @@ from dealer_pipeline.http import (
     VendorError,
     VendorPolicy,
     VendorResponse,
-    VendorUnavailable,
     Verdict,
     new_session,
 )
@@ -63,6 +61,7 @@ MAX_PAGE_SIZE = 100
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0  # when a grant carries no usable expires_in
 DEFAULT_ORIGIN = "Dealer Pipeline"       # `origem` of CRM leads: our classified's name
 REPORT_STATUSES = ("Publicado", "Erro")
+REJECTED = (400, 413, 422)  # our input: raised as `WebmotorsRejected`, never retried
 
 #: Webmotors' three probable causes of a 401 (seeds/003), as an operator reads them.
 UNAUTHORIZED_CAUSES = (
@@ -155,11 +154,28 @@ API_STATUS_TABLE: Mapping[int, Action] = {
 class WebmotorsPolicy(VendorPolicy):
     """API calls. 400 is deliberately not the layer's per-path block: Webmotors' PUT and POST
     carry their input in the body, so a block on the path would stop every other dealer's
-    reports or leads; the bad call is logged in `api_calls` and raised with the vendor's message."""
+    reports or leads; the bad call is logged in `api_calls` and raised with the vendor's message.
+    A POST creates something (a CRM lead): it is re-sent only after a 429, which Webmotors answers
+    before acting, never after a timeout or a 5xx (the lead may exist). A 401 that one new token
+    did not cure blocks the service for the dealer, naming Webmotors' three probable causes."""
 
     vendor: str = VENDOR
     base_url: str = ""
     status_table: Mapping[int, Action] = field(default_factory=lambda: dict(API_STATUS_TABLE))
+
+    def resends(self, method: str, action: Action | None) -> bool:
+        return method.upper() != "POST" or action is Action.PAUSE_VENDOR
+
+    def refused_again(self, verdict: Verdict) -> Verdict:
+        return dataclasses.replace(verdict, action=Action.BLOCK_SERVICE, reason="401")
+
+    def error(self, exc: VendorError) -> VendorError:
+        if isinstance(exc, VendorBlocked) and exc.reason == "401" and not isinstance(exc, WebmotorsUnauthorized):
+            return WebmotorsUnauthorized(exc.message, block_id=exc.block_id, reason=exc.reason, action=exc.action,
+                                         vendor_message=exc.vendor_message, **exc.where())
+        if isinstance(exc, UnexpectedStatus) and exc.status in REJECTED:
+            return WebmotorsRejected(exc.message, vendor_message=exc.vendor_message or "no message", **exc.where())
+        return exc
 
     def block_action(self, reason: str, dealer_id: str | None, service: str | None, message: str | None) -> str:
         if reason == "403":
@@ -415,9 +431,9 @@ def digits(value: str) -> str:
 class WebmotorsClient:
     """One dealer's Webmotors calls; every one goes through the HTTP layer (shared etiquette, logged).
 
-    `http` sends GET and PUT (retried per 2.7); `once` sends POSTs that must not be repeated
-    blindly: a single attempt, so a timeout or a 500 is never re-sent (the lead might exist);
-    `insert_crm_lead` re-sends only after a 429, which Webmotors answers before acting.
+    `http` sends GET and PUT (retried per 2.7); `once` sends the POSTs, which the policy re-sends
+    only after a 429, never after a timeout or a 500 (the lead might exist); separate clients
+    keep their statistics apart.
     """
 
     http: VendorClient
@@ -465,7 +481,7 @@ class WebmotorsClient:
         common = dict(engine=engine, auth=auth, max_wait_seconds=settings.http_max_wait_seconds, run_id=run_id,
                       session=session, call_log=call_log)
         http = VendorClient(policy, **common)  # type: ignore[arg-type]
-        once = VendorClient(dataclasses.replace(policy, max_attempts=1), **common)  # type: ignore[arg-type]
+        once = VendorClient(policy, **common)  # type: ignore[arg-type]
         size = client_overrides.pop("stock_page_size", contract.max_page_size)
         return cls(http=http, once=once, dealer_id=dealer.dealer_id, cnpj=dealer.source_dealer_id, contract=contract,
                    stock_page_size=_bounded(size, contract.max_page_size, "stock page size"), session=session,
@@ -488,56 +504,15 @@ class WebmotorsClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ---- sending, with the 401 rule ----
+    # ---- sending ----
     def _request(self, method: str, path: str, *, client: VendorClient | None = None, **kwargs: Any) -> VendorResponse:
-        """One call for this dealer; a 401 that survives one new token becomes a block naming the causes."""
-        http = client or self.http
-        try:
-            return http.request(method, path, dealer_id=self.dealer_id, **kwargs)
-        except AuthFailed as exc:
-            if exc.status != 401:
-                raise
-            raise self._unauthorized(exc, http, method, path, kwargs.get("service")) from None
-        except VendorBlocked as exc:
-            if exc.reason != "401" or isinstance(exc, WebmotorsUnauthorized):
-                raise
-            raise WebmotorsUnauthorized(
-                f"{exc.message}", block_id=exc.block_id, reason=exc.reason, action=exc.action, vendor=VENDOR,
-                method=exc.method, path=exc.path, status=exc.status, cf_ray=exc.cf_ray,
-            ) from None
-        except UnexpectedStatus as exc:
-            if exc.status in (400, 413, 422):
-                raise WebmotorsRejected(exc.message, vendor_message=exc.vendor_message or "no message",
-                                        vendor=VENDOR, method=exc.method, path=exc.path, status=exc.status,
-                                        cf_ray=exc.cf_ray) from None
-            raise
-
-    def _unauthorized(self, exc: AuthFailed, http: VendorClient, method: str, path: str,
-                      service: str | None) -> WebmotorsUnauthorized:
-        service = service or http.policy.service_of(path)
-        said = exc.vendor_message  # logged and stored, never interpreted
-        log.warning("Webmotors refused %s %s for %s with 401 after a new token; Webmotors said: %s",
-                    method, exc.path, self.dealer_id, said)
-        action = unauthorized_action(self.dealer_id, service)
-        block = http.blocks.record(reason="401", dealer_id=self.dealer_id, service=service, message=said,
-                                        action=action, method=method, path=exc.path or path, cf_ray=exc.cf_ray)
-        return WebmotorsUnauthorized(
-            f"401 after one new token; block {block.id}: {action}; Webmotors said: {said or 'no message'}",
-            block_id=block.id, reason="401", action=action, vendor=VENDOR, method=method, path=exc.path,
-            status=401, cf_ray=exc.cf_ray,
-        )
+        """One call for this dealer (the policy turns a 401 that survives one new token into a block)."""
+        return (client or self.http).request(method, path, dealer_id=self.dealer_id, **kwargs)
 
     # ---- authentication ----
     def authenticate(self) -> TokenGrant:
         """The dealer's shared token, granted only if no fresh one is cached."""
-        try:
-            return self.http.current_token()
-        except VendorBlocked as exc:
-            if exc.reason != "401":
-                raise
-            raise WebmotorsUnauthorized(exc.message, block_id=exc.block_id, reason=exc.reason, action=exc.action,
-                                        vendor=VENDOR, method=exc.method, path=exc.path, status=exc.status,
-                                        cf_ray=exc.cf_ray) from None
+        return self.http.current_token()
 
     # ---- stock ----
     def hit_id(self, hit: Mapping[str, Any]) -> Any:
@@ -621,16 +596,7 @@ class WebmotorsClient:
         body = {"cnpj": digits(cnpj) if cnpj else self.cnpj, "anuncio_id": anuncio_id, "nome": nome.strip(),
                 "email": email, "telefone": telefone, "mensagem": mensagem, "origem": origem or self.origin}
         body = {k: v for k, v in body.items() if v is not None}
-        attempts = self.http.policy.max_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                response = self._request("POST", self.contract.crm_leads_path, client=self.once, json_body=body)
-                break
-            except VendorUnavailable as exc:
-                if exc.status != 429 or attempt == attempts:
-                    raise
-                log.info("CRM lead for %s answered 429; re-sending after the pause (attempt %d)", self.dealer_id,
-                         attempt + 1)
+        response = self._request("POST", self.contract.crm_leads_path, client=self.once, json_body=body)
         lead_id = response.body.get(self.contract.crm_id_field) if isinstance(response.body, dict) else None
         if isinstance(lead_id, bool) or not isinstance(lead_id, (int, str)) or not str(lead_id).strip():
             raise MalformedResponse("CRM lead response has no id", vendor=VENDOR, method="POST",
