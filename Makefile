@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 # The browser test drives Debian's Chromium (no browser download); installed here when missing.
 CHROMIUM := /usr/bin/chromium
+# The Celery round trip's broker (tests/deploy): Debian's Redis, started by the test itself.
+REDIS    := /usr/bin/redis-server
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install install-dev browser clean
@@ -12,7 +14,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 demo: $(VENV)/.installed
 	$(BIN)/dealer-pipeline demo
 
-test: $(VENV)/.installed-dev $(CHROMIUM)
+test: $(VENV)/.installed-dev $(CHROMIUM) $(REDIS)
 	$(BIN)/python -m tests.support.postgres -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
@@ -22,6 +24,10 @@ browser: $(CHROMIUM)
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq -o DPkg::Lock::Timeout=300 chromium
+
+$(REDIS):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq -o DPkg::Lock::Timeout=300 redis-server
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
