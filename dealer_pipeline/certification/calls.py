@@ -44,6 +44,7 @@ class Call:
     duration_ms: float | None = None
     error: str | None = None
     token: str | None = None      # the vendor log's hash of the credential presented
+    signature: str | None = None  # the vendor log's hash of a signed request's Authorization (its signature)
     ref: int | None = None        # api_calls.id or the vendor log's seq
 
     @property
@@ -124,7 +125,7 @@ def _vendor_call(record: Mapping[str, Any]) -> Call:
     return Call(ts=when, vendor=str(record.get("vendor")), method=str(record.get("method")),
                 path=unquote(str(record.get("path") or "/")), query=safe, status=record.get("status"),
                 cf_ray=record.get("cf_ray"), dealer_id=record.get("dealer"), duration_ms=record.get("duration_ms"),
-                token=record.get("token"), ref=record.get("seq"))
+                token=record.get("token"), signature=record.get("signature"), ref=record.get("seq"))
 
 
 def vendor_calls(ctx: Context, vendor: str) -> list[Call] | None:

@@ -41,11 +41,17 @@ class Evidence:
     rows_total: int = 0
     basis: str = "store"        # where the verdict comes from: "store", "api_calls", "vendor call log"
     limits: str | None = None   # what the store does not keep that a fuller judgement would need
+    #: The same check judged from our own `api_calls` alone, beside a verdict from the vendor's log.
+    ours: Evidence | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "judged_by": self.judged_by, "verdict": self.verdict.value,
-                "summary": self.summary, "basis": self.basis, "limits": self.limits,
-                "rows_total": self.rows_total, "rows": [dict(r) for r in self.rows]}
+        found = {"id": self.id, "title": self.title, "judged_by": self.judged_by, "verdict": self.verdict.value,
+                 "summary": self.summary, "basis": self.basis, "limits": self.limits,
+                 "rows_total": self.rows_total, "rows": [dict(r) for r in self.rows]}
+        if self.ours is not None:
+            found["from_api_calls"] = {"verdict": self.ours.verdict.value, "summary": self.ours.summary,
+                                       "rows_total": self.ours.rows_total, "rows": [dict(r) for r in self.ours.rows]}
+        return found
 
 
 def plain(value: Any) -> Any:

@@ -29,8 +29,21 @@ def as_json(cert: Certification) -> dict[str, Any]:
         "missing_tables": cert.missing_tables,
         "crosscheck": {"summary": crosscheck.summary(cert.crosscheck),
                        "vendors": [c.as_dict() for c in cert.crosscheck]},
+        "own_call_log": own_log_summary(cert),
         "checks": [e.as_dict() for e in cert.evidence],
     }
+
+
+def own_log_summary(cert: Certification) -> str | None:
+    """Whether our own `api_calls` alone gives the verdicts the vendor's log gave (None: not judged twice)."""
+    twice = cert.judged_twice
+    if not twice:
+        return None
+    differing = cert.differing()
+    if not differing:
+        return f"our own api_calls alone gives the same verdict on all {len(twice)} call-log checks"
+    return (f"our own api_calls alone gives another verdict on {len(differing)} of {len(twice)} call-log checks: "
+            + ", ".join(f"{e.id} ({e.ours.verdict.value})" for e in differing if e.ours is not None))
 
 
 def _cell(value: Any) -> str:
@@ -64,7 +77,10 @@ def as_markdown(cert: Certification) -> str:
     out += _table([{"ID": f"[{e.id}](#{e.id.lower()})", "Check": e.title, "Judged by": e.judged_by,
                     "Verdict": MARK[e.verdict], "Summary": e.summary} for e in cert.evidence])
     if cert.crosscheck:
-        out += ["", "## Call log cross-check", "", crosscheck.summary(cert.crosscheck) + ".", ""]
+        out += ["", "## Call log cross-check", "", crosscheck.summary(cert.crosscheck) + "."]
+        if own_log_summary(cert):
+            out += ["", f"Verdicts: {own_log_summary(cert)}."]
+        out += [""]
         out += _table([{k: v for k, v in c.as_dict().items() if k != "examples"} for c in cert.crosscheck])
         examples = [x for c in cert.crosscheck for x in c.as_dict()["examples"]]
         if examples:
@@ -74,6 +90,8 @@ def as_markdown(cert: Certification) -> str:
                 f"**Verdict: {e.verdict.value}.** {e.summary}", "", f"Basis: {e.basis}."]
         if e.limits:
             out += ["", f"Limits: {e.limits}."]
+        if e.ours is not None:
+            out += ["", f"Beside it, from our own `api_calls` alone: **{e.ours.verdict.value}.** {e.ours.summary}"]
         if e.rows:
             out += [""] + _table([dict(r) for r in e.rows])
             if e.rows_total > len(e.rows):

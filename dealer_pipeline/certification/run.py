@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,14 @@ class Certification:
     @property
     def failed(self) -> list[Evidence]:
         return [e for e in self.evidence if e.verdict is Verdict.FAILED]
+
+    @property
+    def judged_twice(self) -> list[Evidence]:
+        """Checks judged from the vendor's log with our own log's verdict beside them."""
+        return [e for e in self.evidence if e.ours is not None]
+
+    def differing(self) -> list[Evidence]:
+        return [e for e in self.judged_twice if e.ours is not None and e.ours.verdict is not e.verdict]
 
 
 def read_vendor_log(url: str, *, timeout: float = SANDBOX_TIMEOUT_SECONDS) -> tuple[list[dict[str, Any]],
@@ -118,6 +126,8 @@ def certify(engine: sa.Engine, *, since: datetime | None = None, sandbox_url: st
                         "not a dealer_pipeline store, or not migrated (dealer-pipeline db upgrade)")
                 for check in CHECKS:
                     found.append(_judge(check.id, rules.get(check.id), conn, ctx))
+                if vendor_log is not None:
+                    found = _beside_our_own(found, rules, conn, Context(now=ctx.now, since=since))
                 comparisons = crosscheck.compare(conn, ctx)
     except sa.exc.SQLAlchemyError as exc:
         raise CertificationError(f"cannot read the store: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
@@ -125,6 +135,17 @@ def certify(engine: sa.Engine, *, since: datetime | None = None, sandbox_url: st
                          sandbox_url=sandbox_url, evidence=found, crosscheck=comparisons,
                          missing_tables=facts.missing_tables(ctx),
                          vendor_calls_read=len(vendor_log) if vendor_log is not None else None)
+
+
+def _beside_our_own(found: list[Evidence], rules: dict[str, Any], conn: sa.Connection,
+                    own: Context) -> list[Evidence]:
+    """Each call-log check judged from the vendor's logs gets, beside it, the verdict our own
+    `api_calls` alone gives: where the two differ, one of the logs or a rule is wrong."""
+    beside = []
+    for item in found:
+        ours = _judge(item.id, rules.get(item.id), conn, own) if item.judged_by == "call log" else None
+        beside.append(replace(item, ours=ours) if ours is not None and ours.basis != item.basis else item)
+    return beside
 
 
 def _judge(check_id: str, rule: Any, conn: sa.Connection, ctx: Context) -> Evidence:

@@ -71,12 +71,17 @@ def certify(out_dir: Path | None, sandbox_url: str | None, since: str | None) ->
     for item in cert.evidence:
         line = f"{item.id:<18} {item.verdict.value:<{VERDICT_WIDTH}} {item.summary}"
         click.echo(line[:160], color=False)
+        if item.ours is not None and item.ours.verdict is not item.verdict:
+            beside = f"{'':<18} {'':<{VERDICT_WIDTH}} api_calls alone: {item.ours.verdict.value}: {item.ours.summary}"
+            click.echo(beside[:160], color=False)
     click.echo(f"\n{cert.count(Verdict.PASSED)} passed, {cert.count(Verdict.FAILED)} failed, "
                f"{cert.count(Verdict.NOT_EXERCISED)} not exercised of {len(cert.evidence)} checks")
     if cert.crosscheck:
         from dealer_pipeline.certification.crosscheck import summary
 
         click.echo(f"call logs: {summary(cert.crosscheck)}")
+    if report.own_log_summary(cert):
+        click.echo(f"verdicts: {report.own_log_summary(cert)}")
     if hidden:
         click.echo(f"warning: {hidden} secret values found in the evidence were replaced by ***", err=True)
     click.echo(f"wrote {md_path} and {json_path}")

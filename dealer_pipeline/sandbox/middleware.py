@@ -52,6 +52,15 @@ def presented_token(headers: Mapping[str, str]) -> str | None:
     return headers.get("access_token") or None
 
 
+def presented_signature(headers: Mapping[str, str]) -> str | None:
+    """A signed request's `Authorization` (e.g. `ACS-HMAC <AppKey>:<signature>`; not a bearer token or
+    Basic credentials): the signature covers method, path, `Date` and `Digest`, so two requests with
+    the same one are the same request signed once and sent twice (a replay)."""
+    authorization = headers.get("authorization", "").strip()
+    scheme = authorization.partition(" ")[0].lower()
+    return authorization if authorization and scheme not in ("bearer", "basic") else None
+
+
 def default_error(status: int, rule: FaultRule | None) -> tuple[bytes, str]:
     """Body of a scripted fault for a vendor that registered no renderer of its own."""
     if rule is not None and rule.body is not None:
@@ -115,6 +124,7 @@ class SandboxMiddleware:
             record = {
                 "vendor": vendor, "method": scope["method"], "path": path, "query": query,
                 "query_string": query_string, "status": outcome["status"], "token": hash_token(token),
+                "signature": hash_token(presented_signature(headers)),
                 "cf_ray": cf_ray, "dealer": max(dealers, key=lambda d: (":" in d, d)) if dealers else None,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             }

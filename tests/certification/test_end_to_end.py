@@ -37,6 +37,11 @@ def test_exercised_checks_pass_judged_by_the_vendor_call_log(pipeline: Pipeline)
     assert all("vendor" in e.basis for e in call_log if e.id not in ("AT-ADVN-1", "AT-NOTIF-1", "AT-NOTIF-2"))
     assert cert.crosscheck and all(c.agrees for c in cert.crosscheck), [c.as_dict() for c in cert.crosscheck]
     assert sum(c.matched for c in cert.crosscheck) > 100
+    # Beside each verdict from the vendor's log, our own api_calls alone gives the same one.
+    sign = next(e for e in cert.evidence if e.id == "AC-SIGN-1")
+    assert sign.verdict is Verdict.PASSED and sign.ours is not None and sign.ours.verdict is Verdict.PASSED
+    assert {e.id for e in cert.judged_twice} >= {e.id for e in call_log if "vendor" in e.basis}
+    assert not cert.differing(), {e.id: (e.verdict, e.ours and e.ours.summary) for e in cert.differing()}
 
 
 def test_the_same_verdicts_from_our_own_call_log(pipeline: Pipeline) -> None:
@@ -66,6 +71,7 @@ def test_the_certify_command_writes_the_evidence(pipeline: Pipeline, tmp_path: P
     assert done.returncode == 0, done.stdout + done.stderr
     assert "61 passed, 0 failed, 1 not exercised of 62 checks" in done.stdout
     assert "AT-AUTH-3          passed" in done.stdout and "both logs agree" in done.stdout
+    assert "verdicts: our own api_calls alone gives the same verdict on all" in done.stdout
     evidence = json.loads((out / "evidence.json").read_text())
     assert [c["id"] for c in evidence["checks"]] == [c.id for c in CHECKS]
     assert evidence["counts"] == {"passed": 61, "failed": 0, "not exercised": 1}

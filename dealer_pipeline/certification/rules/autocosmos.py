@@ -20,6 +20,7 @@ from dealer_pipeline.certification import facts
 from dealer_pipeline.certification.calls import OURS, Call, judged_calls
 from dealer_pipeline.certification.model import Context, Evidence
 from dealer_pipeline.certification.registry import rule
+from dealer_pipeline.certification.rules import signing
 from dealer_pipeline.certification.rules.autotrader_auth import _event_row, notification_evidence
 from dealer_pipeline.certification.rules.common import basis_of, judge
 from dealer_pipeline.publishing.core import ExternalIdError, external_id_for
@@ -82,28 +83,18 @@ def _last_write(calls: Sequence[Call], pub: dict[str, Any]) -> Call | None:
 @rule("AC-SIGN-1")
 def ac_sign_1(conn: sa.Connection, ctx: Context) -> Evidence:
     calls, source = _calls(conn, ctx)
-    refused = [c.row(why="refused by the vendor (401): signature, Digest or Date not accepted, or a replay")
-               for c in calls if c.status == 401]
-    seconds: dict[tuple[str, str, int], list[Call]] = defaultdict(list)
-    for call in calls:
-        if call.method in ("POST", "PATCH"):
-            seconds[(call.method, call.target(), int(call.ts.timestamp()))].append(call)
-    repeats = []
-    for (method, _target, _second), same in seconds.items():
-        if len(same) < 2:
-            continue
-        retried = [c for c in same if (c.attempt or 1) > 1]
-        if method == "PATCH" or retried:
-            repeats += [c.row(why=f"{method} repeated within the same second") for c in same[1:]]
-    rows = [c.row() for c in calls if c.method in ("POST", "PATCH")][:20]
-    limits = None if source != OURS else ("whether each signature was valid is the vendor's judgement; a refused one "
-                                          "shows as 401 in api_calls. Read the vendor's log (--sandbox-url) to judge "
-                                          "from its side")
-    writes = sum(c.method in ("POST", "PATCH") for c in calls)
-    return judge("AC-SIGN-1", exercised=bool(calls), violations=refused + repeats, ok_rows=rows,
-                 passed=f"{len(calls)} signed requests, none refused (no 401); {writes} POST/PATCH, none repeated "
-                        "within the same second",
-                 failed=f"{len(refused)} requests refused (401), {len(repeats)} POST/PATCH repeated within a second",
+    found, replayed, refused = signing.violations(calls, source)
+    writes = [c for c in calls if c.method in signing.NON_IDEMPOTENT]
+    rows = [c.row(**({"signature#": c.signature} if c.signature else {})) for c in writes][:20]
+    limits = None if source != OURS else ("api_calls keeps no signatures or bodies: a replay is found as an attempt "
+                                          "re-sent within the second of the one before it, and the validity of each "
+                                          "signature shows only as a 401. Read the vendor's log (--sandbox-url) to "
+                                          "judge identical signatures from its side")
+    return judge("AC-SIGN-1", exercised=bool(calls), violations=found, ok_rows=rows,
+                 passed=f"{len(calls)} signed requests, none refused (no 401); {len(writes)} POST/PATCH, none sent "
+                        "again as signed (a replay)",
+                 failed=f"{refused} requests refused (401), {replayed} POST/PATCH sent again with an identical "
+                        "signature (a replay)",
                  not_exercised="no Autocosmos request in the call log", basis=basis_of(source), limits=limits)
 
 
