@@ -1941,5 +1941,105 @@ COMMENT ON COLUMN dealer_leases.until IS 'taken over by another run after this (
 
 UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0006';
 
+-- Running upgrade 0007 -> 0008
+
+CREATE TABLE vendor_state_changes (
+    id BIGSERIAL NOT NULL, 
+    target TEXT NOT NULL, 
+    dealer_id TEXT NOT NULL, 
+    vehicle_id TEXT NOT NULL, 
+    account_id TEXT, 
+    external_id TEXT NOT NULL, 
+    change TEXT NOT NULL, 
+    vendor_state TEXT, 
+    state_before TEXT, 
+    reason TEXT NOT NULL, 
+    healing TEXT, 
+    seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    CONSTRAINT pk_vendor_state_changes PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_vendor_state_changes_dealer_id_seen_at ON vendor_state_changes (dealer_id, seen_at);
+
+COMMENT ON COLUMN vendor_state_changes.id IS 'row id, in the order seen';
+
+COMMENT ON COLUMN vendor_state_changes.target IS 'the classified: autocosmos';
+
+COMMENT ON COLUMN vendor_state_changes.dealer_id IS 'the vehicle''s dealer';
+
+COMMENT ON COLUMN vendor_state_changes.vehicle_id IS 'the vehicle (vehicles.vehicle_id)';
+
+COMMENT ON COLUMN vendor_state_changes.account_id IS 'Autocosmos adminmail';
+
+COMMENT ON COLUMN vendor_state_changes.external_id IS 'the publication''s id on the target';
+
+COMMENT ON COLUMN vendor_state_changes.change IS 'suspended, archived, deleted (gone from the target''s list), restored (the target lifted its suspension) or drifted (the daily audit: its content differs from what the target accepted)';
+
+COMMENT ON COLUMN vendor_state_changes.vendor_state IS 'the state the target reported (Activa, Suspendida, Archivada); null when the publication was gone';
+
+COMMENT ON COLUMN vendor_state_changes.state_before IS 'publications.state before the change was recorded';
+
+COMMENT ON COLUMN vendor_state_changes.reason IS 'why the target did it, as far as its answer shows (e.g. no photo kept after processing)';
+
+COMMENT ON COLUMN vendor_state_changes.healing IS 'what the run did about it (a PUT with valid photos, a re-create), or why nothing could be done';
+
+COMMENT ON COLUMN vendor_state_changes.seen_at IS 'when the read-back saw it';
+
+CREATE VIEW v_vendor_state_changes AS
+SELECT
+    c.seen_at,
+    c.target,
+    c.dealer_id,
+    d.name AS dealer_name,
+    c.vehicle_id,
+    v.make,
+    v.model,
+    v.registration,
+    c.external_id,
+    c.change,
+    c.vendor_state,
+    c.reason,
+    c.healing,
+    CASE WHEN substr(c.healing, 1, 4) = 'sent' THEN 1 ELSE 0 END AS healed,
+    p.state AS state_now
+FROM vendor_state_changes c
+LEFT JOIN publications p ON p.target = c.target AND p.vehicle_id = c.vehicle_id
+LEFT JOIN vehicles v ON v.vehicle_id = c.vehicle_id
+LEFT JOIN dealers d ON d.dealer_id = c.dealer_id;
+
+COMMENT ON VIEW v_vendor_state_changes IS 'One row per change a classified made on its own to one of our publications (suspended, archived, deleted, restored, drifted), as a publish run''s read-back found it: why, what the run did about it, and the publication''s state now, with the vehicle''s dealer, make and model.';
+
+COMMENT ON COLUMN v_vendor_state_changes.seen_at IS 'when the read-back saw it';
+
+COMMENT ON COLUMN v_vendor_state_changes.target IS 'the classified: autocosmos';
+
+COMMENT ON COLUMN v_vendor_state_changes.dealer_id IS 'the vehicle''s dealer';
+
+COMMENT ON COLUMN v_vendor_state_changes.dealer_name IS 'the dealer''s trading name as the vendor gives it';
+
+COMMENT ON COLUMN v_vendor_state_changes.vehicle_id IS 'the vehicle (vehicles.vehicle_id)';
+
+COMMENT ON COLUMN v_vendor_state_changes.make IS 'manufacturer, as the vendor names it';
+
+COMMENT ON COLUMN v_vendor_state_changes.model IS 'model, as the vendor names it';
+
+COMMENT ON COLUMN v_vendor_state_changes.registration IS 'registration plate, when given';
+
+COMMENT ON COLUMN v_vendor_state_changes.external_id IS 'the publication''s id on the target';
+
+COMMENT ON COLUMN v_vendor_state_changes.change IS 'suspended, archived, deleted (gone from the target''s list), restored (the target lifted its suspension) or drifted (the daily audit: its content differs from what the target accepted)';
+
+COMMENT ON COLUMN v_vendor_state_changes.vendor_state IS 'the state the target reported (Activa, Suspendida, Archivada); null when the publication was gone';
+
+COMMENT ON COLUMN v_vendor_state_changes.reason IS 'why the target did it, as far as its answer shows (e.g. no photo kept after processing)';
+
+COMMENT ON COLUMN v_vendor_state_changes.healing IS 'what the run did about it (a PUT with valid photos, a re-create), or why nothing could be done';
+
+COMMENT ON COLUMN v_vendor_state_changes.healed IS '1 when the run sent something to undo the change (healing starts with sent), else 0';
+
+COMMENT ON COLUMN v_vendor_state_changes.state_now IS 'publications.state now (active, suspended, archived, deleted, error)';
+
+UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0007';
+
 COMMIT;
 

@@ -28,7 +28,7 @@ from dealer_pipeline.catalogue.resolve import CatalogMatch, load_matches, resolv
 from dealer_pipeline.catalogue.spec import DEFAULT_VOCABULARY, Vocabulary
 from dealer_pipeline.http import AuthFailed, VendorBlocked, VendorError
 from dealer_pipeline.http.blocks import list_blocks
-from dealer_pipeline.publishing import core
+from dealer_pipeline.publishing import core, readback
 from dealer_pipeline.publishing.core import Change, Desired, Draft, Intent, Op, State
 from dealer_pipeline.publishing.photos import PhotoChecker, split_photos
 from dealer_pipeline.store.engine import transaction
@@ -63,7 +63,7 @@ class AutocosmosOptions:
     vocabulary: Vocabulary = DEFAULT_VOCABULARY
     default_color: str = "No especificado"
     readback_delay_seconds: float = 5.0
-    audit: bool = False   # read every publication's state back even when nothing was sent
+    audit: bool = False   # also compare each live publication's content with what Autocosmos accepted (daily)
 
 
 @dataclass
@@ -78,13 +78,15 @@ class DealerReport:
     held_reasons: Counter = field(default_factory=Counter)
     flagged_photos: int = 0
     vehicles_with_flagged_photos: int = 0
-    vendor_suspended: list[str] = field(default_factory=list)
-    vendor_archived: list[str] = field(default_factory=list)
+    vendor_changes: list[readback.VendorChange] = field(default_factory=list)
+    healed: list[str] = field(default_factory=list)
+    vendor_archived: list[str] = field(default_factory=list)     # found archived by a 409 on a change
     reconciled: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     blocked: str | None = None
     confirmed_agency: bool = False
     read_back: bool = False
+    read_back_calls: int = 0
     catalogue: dict[str, Any] = field(default_factory=dict)
 
     def metadata(self) -> dict[str, Any]:
@@ -92,10 +94,11 @@ class DealerReport:
                 "failed": dict(self.failed), "held": self.planned["hold"],
                 "held_reasons": dict(self.held_reasons.most_common(20)), "flagged_photos": self.flagged_photos,
                 "vehicles_with_flagged_photos": self.vehicles_with_flagged_photos,
-                "suspended_by_vendor": len(self.vendor_suspended),
-                "suspended_by_vendor_ids": self.vendor_suspended[:50], "archived_by_vendor": len(self.vendor_archived),
-                "reconciled_409": len(self.reconciled), "errors": self.errors[:20], "blocked": self.blocked or "",
+                **readback.summary(self.vendor_changes, self.healed),
+                "archived_found_on_change": len(self.vendor_archived), "reconciled_409": len(self.reconciled),
+                "errors": self.errors[:20], "blocked": self.blocked or "",
                 "agency_confirmed_now": self.confirmed_agency, "read_back": self.read_back,
+                "read_back_calls": self.read_back_calls,
                 "catalogue": self.catalogue}
 
 
@@ -208,6 +211,7 @@ class DealerRun:
         self.sleep = sleep
         self.report = DealerReport(dealer_id, adminmail)
         self._sent_photos = False
+        self._written: set[str] = set()   # lower-case ExternalIds written this run
 
     # ---- planning ----
     def plan(self) -> list[Change]:
@@ -256,13 +260,7 @@ class DealerRun:
                         core.record_hold(conn, change)
             for change in to_send:
                 self._apply(change)
-            if self._sent_photos or (self.options.audit and (entries is None or to_send)):
-                if self._sent_photos and self.options.readback_delay_seconds > 0:
-                    self.sleep(self.options.readback_delay_seconds)
-                entries = self.client.list_publications(self.adminmail, dealer_id=self.dealer_id)
-                self.report.sent["read_back"] += 1
-            if entries is not None and (self._sent_photos or self.options.audit):
-                self._read_back(entries)
+            self._read_back(entries)
         except DealerStopped as exc:
             self.report.errors.append(str(exc)[:300])
         except VendorBlocked as exc:
@@ -303,6 +301,7 @@ class DealerRun:
 
     def _ok(self, change: Change, status: int, kind: str, **kw: Any) -> None:
         self.report.sent[kind] += 1
+        self._written.add(change.external_id.lower())
         with transaction(self.engine) as conn:
             core.record_success(conn, change, status=status, **kw)
 
@@ -322,7 +321,9 @@ class DealerRun:
             self._reconcile(change, body)
             return
         self._sent_photos |= self._has_photos(body)
-        self._ok(change, response.status, "post")
+        pub = change.intent.publication
+        recreated = pub is not None and pub.flags.get(core.VENDOR_DELETED)
+        self._ok(change, response.status, "post", **({"op_label": "recreate"} if recreated else {}))
 
     def _reconcile(self, change: Change, body: dict[str, Any]) -> None:
         """409 on create: the ExternalId exists at Autocosmos. Read it; replace it unless archived."""
@@ -392,40 +393,118 @@ class DealerRun:
         with transaction(self.engine) as conn:
             core.record_state(conn, TARGET, change.vehicle_id, state=State.ARCHIVED, note=note)
         self.report.vendor_archived.append(change.external_id)
+        self._written.add(change.external_id.lower())
 
     def _archive(self, change: Change) -> None:
         outcome = self.client.archive(self.adminmail, change.external_id, dealer_id=self.dealer_id)
         self._ok(change, 204 if outcome == "archived" else 409 if outcome == "already_archived" else 404, "delete",
                  state=State.ARCHIVED, op_label="archive", archive_outcome=outcome)
 
-    # ---- reading the vendor's states back (AC-STATE-1) ----
-    def _read_back(self, entries: list[dict[str, Any]]) -> None:
-        self.report.read_back = True
-        by_id = {str(e.get("ExternalId", "")).lower(): e for e in entries}
+    # ---- reading the vendor's states back (AC-STATE-1), every run, after the writes ----
+    def _read_back(self, entries: list[dict[str, Any]] | None) -> None:
         with self.engine.connect() as conn:
             pubs = core.load_publications(conn, TARGET, dealer_id=self.dealer_id)
-        now = utcnow()
-        with transaction(self.engine) as conn:
-            for pub in pubs.values():
-                entry = by_id.get(pub.external_id.lower())
-                if entry is None or not pub.live:
-                    continue
-                estado = entry.get("Estado")
-                asked_active = pub.state == State.ACTIVE.value
-                if estado == ESTADO_SUSPENDED and asked_active:
-                    note = ("suspended by Autocosmos, not by us (e.g. no valid photo kept after processing, or "
-                            "moderation): a PUT with at least one valid photo lifts it")
-                    core.record_state(conn, TARGET, pub.vehicle_id, state=State.SUSPENDED, note=note,
-                                      vendor_suspended={"estado": estado, "seen_at": now.isoformat(),
-                                                        "photos_kept": len(entry.get("Fotos") or [])})
-                    self.report.vendor_suspended.append(pub.external_id)
-                elif estado == ESTADO_ARCHIVED:
-                    core.record_state(conn, TARGET, pub.vehicle_id, state=State.ARCHIVED,
-                                      note="archived by Autocosmos, not by us")
-                    self.report.vendor_archived.append(pub.external_id)
-                elif estado == ESTADO_ACTIVE and pub.flags.get(core.VENDOR_SUSPENDED):
-                    core.record_state(conn, TARGET, pub.vehicle_id, state=State.ACTIVE, note=None,
-                                      clear_flags=(core.VENDOR_SUSPENDED,))
+        if not any(p.live for p in pubs.values()):
+            return  # nothing on Autocosmos to compare (and no read before a first create)
+        if entries is None or self._written:
+            if self._sent_photos and self.options.readback_delay_seconds > 0:
+                self.sleep(self.options.readback_delay_seconds)
+            entries = self.client.list_publications(self.adminmail, dealer_id=self.dealer_id)
+            self.report.read_back_calls += 1
+        self.report.read_back = True
+        contract = self.client.contract
+        accepted = {p.external_id.lower(): p.payload for p in pubs.values()} if self.options.audit else {}
+        seen = {key: seen_entry(e, contract.photos_field, accepted.get(key), amount_field=contract.amount_field)
+                for e in entries for key in [str(e.get("ExternalId", "")).lower()]}
+        changes = readback.compare(pubs.values(), seen, gone_reason=GONE_REASON, gone_heal=readback.Heal.RECREATE,
+                                   written=self._written)
+        for change in changes:
+            healing, status = self._heal(change)
+            with transaction(self.engine) as conn:
+                readback.record(conn, change, healing=healing)
+                if status is not None:
+                    readback.record_healed(conn, change, status=status)
+                    self.report.healed.append(change.publication.external_id)
+        self.report.vendor_changes += changes
+
+    def _heal(self, change: readback.VendorChange) -> tuple[str | None, int | None]:
+        """Undo a change the contract lets us undo: PUT the accepted payload (it has valid photos) to lift a
+        photo suspension, POST it again after a deletion. Returns what was done, and the status if accepted."""
+        pub = change.publication
+        if change.heal is None:
+            return _NO_HEAL.get(change.change), None
+        body = dict(pub.payload or {})
+        if not self._has_photos(body):
+            return "not healed: the accepted payload has no valid photo to send", None
+        body["Activa"] = pub.state == State.ACTIVE.value
+        try:
+            if change.heal is readback.Heal.REPLACE:
+                response = self.client.replace(self.adminmail, pub.external_id, body, dealer_id=self.dealer_id)
+                kind = "put"
+            else:
+                response = self.client.create(self.adminmail, body, dealer_id=self.dealer_id)
+                kind = "post"
+        except (VendorBlocked, AuthFailed):
+            raise
+        except VendorError as exc:
+            return f"heal failed: {exc}"[:500], None
+        if response is None:
+            return "heal failed: the publication is unknown at Autocosmos (404)", None
+        self.report.sent[kind] += 1
+        return f"sent {kind.upper()} with {len(body[self.client.contract.photos_field])} photo(s) ({response.status})", \
+            response.status
+
+
+GONE_REASON = ("deleted by Autocosmos, not by us: gone from the agency's list; created again with the same "
+               "ExternalId")
+_NO_HEAL = {readback.Change.ARCHIVED: "none: archiving is final; the ExternalId cannot be used again (needs an "
+                                      "operator)",
+            readback.Change.SUSPENDED: "none: lifted only by Autocosmos (or by a PUT with new photos when the data "
+                                       "changes)",
+            readback.Change.DELETED: "none: already sent once with this payload; waits for the data to change",
+            readback.Change.DRIFTED: "none: already sent once with this payload; waits for the data to change"}
+
+
+#: Fields the audit compares with the accepted payload (`Fotos` are compared by count: the real service
+#: lists its own copies' URLs; `Activa` follows `Estado`).
+AUDITED_FIELDS = ("Marca", "Modelo", "Version", "VersionYear", "Kilometraje", "Color", "RefStock", "Descripcion")
+
+
+def drift(entry: Mapping[str, Any], payload: Mapping[str, Any], *, photos_field: str = "Fotos",
+          amount_field: str = "Monto") -> tuple[str, ...]:
+    """What an entry shows differently from the payload Autocosmos accepted from us (the daily audit)."""
+    found = [f"{key}: {str(entry.get(key))[:60]!r} instead of {str(payload[key])[:60]!r}"
+             for key in AUDITED_FIELDS if key in payload and entry.get(key) != payload[key]]
+    ours, theirs = payload.get("Precio") or {}, entry.get("Precio") or {}
+    if ours and (theirs.get("Moneda") != ours.get("Moneda")
+                 or _amount(theirs.get(amount_field) or 0) != _amount(ours.get(amount_field) or 0)):
+        found.append(f"Precio: {theirs} instead of {ours}")
+    sent, kept = len(payload.get(photos_field) or []), len(entry.get(photos_field) or [])
+    if 0 < kept < sent:
+        found.append(f"{photos_field}: {kept} of {sent} photos kept")
+    return tuple(found)
+
+
+def seen_entry(entry: Mapping[str, Any], photos_field: str = "Fotos", accepted: Mapping[str, Any] | None = None,
+               *, amount_field: str = "Monto") -> readback.Seen:
+    """How an entry of the agency's list reads (2.3, 2.4): a suspension without any kept photo is the
+    photo processing's (a PUT with a valid photo lifts it); one with photos is moderation's. With the
+    `accepted` payload (the audit), what differs from it."""
+    estado = str(entry.get("Estado") or "")
+    kept = len(entry.get(photos_field) or [])
+    differs = drift(entry, accepted, photos_field=photos_field, amount_field=amount_field) if accepted else ()
+    if estado == ESTADO_ARCHIVED:
+        return readback.Seen(State.ARCHIVED, estado, "archived by Autocosmos, not by us: the ExternalId cannot be "
+                                                     "used again")
+    if estado == ESTADO_SUSPENDED and not kept:
+        return readback.Seen(State.SUSPENDED, estado, "suspended by Autocosmos, not by us: no valid photo kept after "
+                             "processing; a PUT with at least one valid photo lifts it", readback.Heal.REPLACE,
+                             {"photos_kept": 0})
+    if estado == ESTADO_SUSPENDED:
+        return readback.Seen(State.SUSPENDED, estado, f"suspended by Autocosmos, not by us (moderation, {kept} "
+                             "photo(s) kept): lifted when Autocosmos lifts it", None, {"photos_kept": kept},
+                             drift=differs)
+    return readback.Seen(State.ACTIVE, estado or ESTADO_ACTIVE, "active at Autocosmos again", drift=differs)
 
 
 def publish_dealer(engine: sa.Engine, client: AutocosmosClient, photos: PhotoChecker, dealer_id: str,

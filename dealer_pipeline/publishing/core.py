@@ -88,6 +88,9 @@ class State(str, Enum):
 
 #: `publications.flags` key set when the vendor suspended a publication on its own (see `record_state`).
 VENDOR_SUSPENDED = "vendor_suspended"
+#: `publications.flags` key set when the vendor deleted a publication on its own: it is created again
+#: with the same external id (`publishing.readback`).
+VENDOR_DELETED = "vendor_deleted"
 #: `publications.flags` key holding the hash of a payload the vendor refused (400).
 REFUSED_HASH = "refused_hash"
 
@@ -159,7 +162,8 @@ def desire(vehicle: Mapping[str, Any] | None, blocking: Sequence[str], publicati
     if publication is not None and publication.state == State.ARCHIVED.value:
         return Desired.HOLD, ("publication archived: its ExternalId cannot be used again; the vehicle is listed "
                               "again and needs an operator",)
-    if publication is not None and publication.state == State.DELETED.value and not reusable_after_removal:
+    if (publication is not None and publication.state == State.DELETED.value and not reusable_after_removal
+            and not publication.flags.get(VENDOR_DELETED)):
         return Desired.HOLD, ("publication deleted and the target does not allow re-creating it; needs an "
                               "operator",)
     reasons: list[str] = [QUALITY_PREFIX + b for b in blocking]
@@ -454,7 +458,10 @@ def record_success(conn: sa.Connection, change: Change, *, status: int | None, s
         values["payload"] = dict(change.payload)
         values["payload_hash"] = change.hash.encode()
     if state in (State.ACTIVE, State.SUSPENDED) and (pub is None or pub.published_at is None or not pub.live):
-        values["published_at"] = now
+        if pub is None or not pub.flags.get(VENDOR_DELETED):   # a re-creation keeps its first publication
+            values["published_at"] = now
+    if pub is not None and pub.flags.get(VENDOR_DELETED) and state is not State.DELETED:
+        values["flags"].pop(VENDOR_DELETED, None)
     _write(conn, change, values)
 
 

@@ -448,8 +448,8 @@ async def _control_body(request: Request) -> dict[str, Any]:
 def build_control_app(world: SandboxWorld, runtime: SandboxRuntime) -> Starlette:
     """Test-facing routes, mounted at `/_sandbox/autocosmos` (documented in
     docs/sandbox-autocosmos-autochat.md): agencies and invitations (which deliver the signed
-    `invitacionagencia_aceptada` webhook), enquiries, moderation, photo outcomes, publications
-    without signing, and the catalogue's fixture fates."""
+    `invitacionagencia_aceptada` webhook), enquiries, moderation, vendor actions (photo loss, archive,
+    delete), photo outcomes, publications without signing, and the catalogue's fixture fates."""
 
     def state() -> AutocosmosState:
         return runtime.state[VENDOR]
@@ -540,6 +540,19 @@ def build_control_app(world: SandboxWorld, runtime: SandboxRuntime) -> Starlette
             raise HTTPException(exc.status, exc.detail) from None
         return _control_json(found.render())
 
+    async def vendor_action(request: Request) -> Response:
+        body = await _control_body(request)
+        try:
+            found = state().publications.vendor_action(request.path_params["adminmail"],
+                                                       request.path_params["externalid"], str(body.get("action")),
+                                                       body.get("fields") if isinstance(body.get("fields"), dict)
+                                                       else None)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        except Problem as exc:
+            raise HTTPException(exc.status, exc.detail) from None
+        return _control_json(found.render() if found is not None else {"deleted": True})
+
     async def publications(request: Request) -> Response:
         entries = state().publications.list(request.path_params["adminmail"])
         return _control_json([{**p.render(), "_sandbox": {
@@ -563,6 +576,7 @@ def build_control_app(world: SandboxWorld, runtime: SandboxRuntime) -> Starlette
         Route("/consultas", create_enquiry, methods=["POST"]),
         Route("/publicaciones/{adminmail}", publications, methods=["GET"]),
         Route("/publicaciones/{adminmail}/{externalid}/moderation", moderation, methods=["POST"]),
+        Route("/publicaciones/{adminmail}/{externalid}/vendor-action", vendor_action, methods=["POST"]),
         Route("/photos", photos, methods=["GET"]),
         Route("/catalogue/fates", fates, methods=["GET"]),
     ], exception_handlers={HTTPException: control_error})

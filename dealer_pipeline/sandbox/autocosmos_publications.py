@@ -3,7 +3,8 @@
 States: `Activa` <-> `Suspendida` any number of times; `Archivada` is final and its
 ExternalId is never reusable in that agency. A publication is `Suspendida` when the
 client asked for it (`Activa: false`), when photo processing left it without a valid
-photo (lifted only by a PUT that brings one), or when moderation suspended it.
+photo (lifted only by a PUT that brings one), or when moderation suspended it. Tests can make
+the vendor act on its own (`vendor_action`: lose the photos, archive, delete).
 ExternalIds compare case-insensitively; the case of the first POST is kept.
 """
 
@@ -154,6 +155,30 @@ class PublicationBook:
         with self._lock:
             publication = self._modifiable(adminmail, external_id)
             publication.moderation_suspended = suspended
+            return publication
+
+    def vendor_action(self, adminmail: str, external_id: str, action: str,
+                      fields: dict[str, Any] | None = None) -> Publication | None:
+        """What Autocosmos may do on its own: lose every photo (`photo_loss`: suspended until a PUT brings
+        a valid one), `archive` (final), `delete` (gone; the ExternalId may be created again), or `edit`
+        (`fields` changed outside the API, e.g. in the agency's dashboard). Returns the publication (None
+        once deleted)."""
+        with self._lock:
+            if action == "delete":
+                self._existing(adminmail, external_id)
+                del self._agency(adminmail).publications[external_id.lower()]
+                return None
+            publication = self._modifiable(adminmail, external_id)
+            if action == "photo_loss":
+                publication.photo_generation += 1  # a photo job still running is stale now
+                publication.photos_kept = []
+                publication.photo_suspended = True
+            elif action == "archive":
+                publication.archived = True
+            elif action == "edit":
+                publication.fields.update({k: v for k, v in (fields or {}).items() if k not in ("ExternalId", "Fotos")})
+            else:
+                raise ValueError(f"unknown vendor action {action!r}: photo_loss, archive, delete or edit")
             return publication
 
     def finish_photos(self, job: PhotoJob, kept: list[str]) -> bool:

@@ -359,6 +359,24 @@ publications = sa.Table(
     sa.Index(None, "dealer_id", "state"),
 )
 
+vendor_state_changes = sa.Table(
+    "vendor_state_changes",
+    metadata,
+    _id(),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("dealer_id", sa.Text, nullable=False),
+    sa.Column("vehicle_id", sa.Text, nullable=False),
+    sa.Column("account_id", sa.Text),
+    sa.Column("external_id", sa.Text, nullable=False),
+    sa.Column("change", sa.Text, nullable=False),
+    sa.Column("vendor_state", sa.Text),
+    sa.Column("state_before", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("healing", sa.Text),
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+    sa.Index(None, "dealer_id", "seen_at"),
+)
+
 leads = sa.Table(
     "leads",
     metadata,

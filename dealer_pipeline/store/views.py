@@ -23,6 +23,9 @@ from dealer_pipeline.paths import project_root
 from dealer_pipeline.store import dictionary
 
 ANALYST_ROLE = "dealer_pipeline_analyst"
+#: Views whose tables a later migration creates: the revision that installs each. An earlier migration
+#: that installs "every view" installs those that existed at its revision (`upto`).
+INTRODUCED_IN = {"v_vendor_state_changes": "0008"}
 _CREATE = re.compile(r"^\s*CREATE\s+VIEW\s+(\w+)\s+AS\b", re.IGNORECASE | re.MULTILINE)
 
 
@@ -66,8 +69,10 @@ def _parse(path: Path, name: str) -> ViewDefinition:
     return ViewDefinition(name=name, comment=comment, create_sql=body, path=path)
 
 
-def view_definitions(dialect: str, directory: Path | None = None) -> list[ViewDefinition]:
-    """The views for `dialect`, in name order (dialect variants replace the portable file)."""
+def view_definitions(dialect: str, directory: Path | None = None, *, upto: str | None = None
+                     ) -> list[ViewDefinition]:
+    """The views for `dialect`, in name order (dialect variants replace the portable file); with
+    `upto`, only those a migration of that revision or earlier installs (`INTRODUCED_IN`)."""
     directory = directory or views_dir()
     chosen: dict[str, Path] = {}
     for path in sorted(directory.glob("*.sql")):
@@ -76,7 +81,8 @@ def view_definitions(dialect: str, directory: Path | None = None) -> list[ViewDe
             continue
         if variant or stem not in chosen:
             chosen[stem] = path
-    return [_parse(path, name) for name, path in sorted(chosen.items())]
+    return [_parse(path, name) for name, path in sorted(chosen.items())
+            if upto is None or INTRODUCED_IN.get(name, "0000") <= upto]
 
 
 def view_names() -> list[str]:
@@ -87,9 +93,11 @@ def _quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def install_statements(dialect: str) -> list[str]:
+def install_statements(dialect: str, *, upto: str | None = None, only: str | None = None) -> list[str]:
     statements = []
-    for view in view_definitions(dialect):
+    for view in view_definitions(dialect, upto=upto):
+        if only is not None and view.name != only:
+            continue
         statements.append(view.create_sql)
         if dialect == "postgresql":
             statements.append(f"COMMENT ON VIEW {view.name} IS {_quote_literal(view.comment)}")
@@ -97,21 +105,23 @@ def install_statements(dialect: str) -> list[str]:
     return statements
 
 
-def drop_statements(dialect: str) -> list[str]:
-    return [f"DROP VIEW IF EXISTS {view.name}" for view in reversed(view_definitions(dialect))]
+def drop_statements(dialect: str, *, upto: str | None = None, only: str | None = None) -> list[str]:
+    return [f"DROP VIEW IF EXISTS {view.name}" for view in reversed(view_definitions(dialect, upto=upto))
+            if only is None or view.name == only]
 
 
 Execute = Callable[[str], object]
 
 
-def install_views(execute: Execute, dialect: str) -> None:
-    """Create every view through `execute` (Alembic's `op.execute`, or a connection's, online or offline)."""
-    for statement in install_statements(dialect):
+def install_views(execute: Execute, dialect: str, *, upto: str | None = None, only: str | None = None) -> None:
+    """Create every view (those of revision `upto` or earlier; or the one named `only`) through `execute`
+    (Alembic's `op.execute`, or a connection's, online or offline)."""
+    for statement in install_statements(dialect, upto=upto, only=only):
         execute(statement)
 
 
-def drop_views(execute: Execute, dialect: str) -> None:
-    for statement in drop_statements(dialect):
+def drop_views(execute: Execute, dialect: str, *, upto: str | None = None, only: str | None = None) -> None:
+    for statement in drop_statements(dialect, upto=upto, only=only):
         execute(statement)
 
 

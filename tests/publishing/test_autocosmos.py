@@ -36,7 +36,7 @@ from dealer_pipeline.store.schema import catalog_matches as catalog_table
 from dealer_pipeline.store.schema import photo_checks, publications, vehicle_specs, vehicles
 from tests.support.runs import metadata_of, sandbox_run_environment
 
-SEED, DEALERS, VEHICLES = 7, 22, 8
+SEED, DEALERS, VEHICLES = 7, 26, 8
 FOCUS_ST_CANDIDATES_ONLY = "b327d7e1a55b2f0f392885061431bae3"
 PEUGEOT_208_CANDIDATES_ONLY = "a75e36baeedcfdf237d934e9c48fdde3"
 
@@ -136,6 +136,11 @@ class Harness:
         listing = f"/v3/publicaciones/{self.adminmail}".lower()
         return [c for c in self.calls(contains="/v3/publicaciones")
                 if not (c["method"] == "GET" and c["path"].lower() == listing)]
+
+    def only_read_back(self) -> bool:
+        """The run's only Autocosmos call was the read-back of the agency's list (every run reads it)."""
+        return [(c["method"], c["path"].lower()) for c in self.calls()] == [
+            ("GET", f"/v3/publicaciones/{self.adminmail}".lower())]
 
     def remote(self) -> dict[str, dict[str, Any]]:
         """The sandbox's publications of this agency, by lower-case ExternalId (after photo processing)."""
@@ -335,8 +340,8 @@ def test_ac_pub_1_create_with_post_and_the_external_id_never_changes(ac: Harness
 
     ac.mark()
     report = ac.round()
-    assert ac.calls() == [], "a second publish of unchanged stock makes no Autocosmos call"
-    assert report["api_calls"] == 0
+    assert ac.only_read_back(), "a second publish of unchanged stock sends nothing: one read of the agency's list"
+    assert report["api_calls"] == 1 and report["read_back_calls"] == 1
 
     target = published[0]
     ac.change(target, mileage=12_345, colour="Azul Marino")
@@ -410,7 +415,7 @@ def test_ac_pub_4_sold_vehicles_archived_once_and_the_external_id_never_reused(a
 
     ac.mark()
     ac.round()
-    assert ac.calls() == [], "archived once: the next run sends nothing"
+    assert ac.only_read_back(), "archived once: the next run sends nothing"
 
     # back on sale: the archived ExternalId is never used again, and no new one is invented
     ac.change(sold, lifecycle="FORECOURT")
@@ -443,7 +448,7 @@ def test_ac_pub_5_a_409_on_create_is_read_back_and_replaced(ac: Harness) -> None
     assert ac.remote()[external_id_for(lost).lower()]["Kilometraje"] == ac.vehicles()[lost]["mileage_km"]
     ac.mark()
     ac.round()
-    assert ac.calls() == []
+    assert ac.only_read_back()
 
 
 def test_ac_pub_6_a_put_never_sends_an_empty_photo_list(ac: Harness) -> None:
@@ -519,7 +524,7 @@ def test_ac_state_1_publications_the_vendor_suspended_are_detected_and_reported(
     # not fought with the same payload on the next run; lifted when the vendor lifts it
     ac.mark()
     ac.round()
-    assert ac.calls() == []
+    assert ac.only_read_back()
     ac.sandbox.control("POST", f"/autocosmos/publicaciones/{ac.adminmail}/{external}/moderation",
                        {"suspended": False})
     ac.publish(audit=True)
@@ -539,6 +544,113 @@ def test_ac_state_1_publications_the_vendor_suspended_are_detected_and_reported(
     assert report["suspended_by_vendor_ids"] == [external_id_for(other)] and report["photos_fetched"] == 0
     row = ac.publications()[other]
     assert row["state"] == "suspended" and row["flags"]["vendor_suspended"]["photos_kept"] == 0
+
+
+def _vendor_action(harness: Harness, vehicle_id: str, action: str) -> None:
+    harness.sandbox.control("POST", f"/autocosmos/publicaciones/{harness.adminmail}/{external_id_for(vehicle_id)}"
+                                    "/vendor-action", {"action": action})
+
+
+def test_ac_state_1_vendor_suspension_archive_and_deletion_found_by_the_next_run_and_healed(ac: Harness) -> None:
+    """Autocosmos acts on its own between two runs: every photo of one publication lost (suspended), one
+    archived, one deleted. The next run, with nothing to send, reads the agency's list once (after its
+    writes: none), records each change with its reason, lifts the photo suspension with a PUT of the
+    accepted payload (valid photos) and creates the deleted one again under the same ExternalId; the
+    archived one is final and left alone. The run after sends nothing (no heal is sent twice)."""
+    ac.round()
+    lost, archived, deleted = ac.active()[:3]
+    for vehicle_id, action in ((lost, "photo_loss"), (archived, "archive"), (deleted, "delete")):
+        _vendor_action(ac, vehicle_id, action)
+    assert external_id_for(deleted).lower() not in ac.remote()
+    ac.mark()
+    report = ac.publish()
+
+    listing = ("GET", f"/v3/publicaciones/{ac.adminmail}".lower())
+    calls = [(c["method"], c["path"].lower(), c["status"]) for c in ac.calls()]
+    assert calls[0][:2] == listing and calls[0][2] == 200, "the read comes first: nothing was written before it"
+    assert sorted(calls[1:]) == sorted([("PUT", _publication_path(ac, lost).lower(), 200),
+                                        ("POST", f"/v3/publicaciones/{ac.adminmail}".lower(), 201)])
+    assert report["suspended_by_vendor_ids"] == [external_id_for(lost)]
+    assert report["archived_by_vendor_ids"] == [external_id_for(archived)]
+    assert report["deleted_by_vendor_ids"] == [external_id_for(deleted)]
+    assert sorted(report["healed_ids"]) == sorted([external_id_for(lost), external_id_for(deleted)])
+
+    rows = ac.publications()
+    assert (rows[lost]["state"], rows[lost]["last_op"]) == ("active", "heal (replace)")
+    assert (rows[deleted]["state"], rows[deleted]["last_op"]) == ("active", "heal (recreate)")
+    assert rows[deleted]["external_id"] == external_id_for(deleted)
+    assert rows[archived]["state"] == "archived" and "archived by Autocosmos" in rows[archived]["last_error"]
+    remote = ac.remote()
+    assert remote[external_id_for(lost).lower()]["Estado"] == "Activa", "the PUT brought valid photos back"
+    assert remote[external_id_for(deleted).lower()]["Estado"] == "Activa"
+    assert remote[external_id_for(archived).lower()]["Estado"] == "Archivada"
+
+    with ac.engine.connect() as conn:
+        seen = {r["vehicle_id"]: dict(r) for r in conn.execute(sa.text(
+            "SELECT * FROM v_vendor_state_changes WHERE dealer_id = :d"), {"d": ac.dealer_id}).mappings()}
+    assert {v: (r["change"], r["healed"], r["state_now"]) for v, r in seen.items()} == {
+        lost: ("suspended", 1, "active"), archived: ("archived", 0, "archived"), deleted: ("deleted", 1, "active")}
+    assert "no valid photo kept" in seen[lost]["reason"] and seen[lost]["vendor_state"] == "Suspendida"
+    assert seen[deleted]["vendor_state"] is None and "gone from the agency's list" in seen[deleted]["reason"]
+    assert seen[lost]["healing"].startswith("sent PUT") and seen[deleted]["healing"].startswith("sent POST")
+    assert "archiving is final" in seen[archived]["healing"]
+
+    ac.mark()
+    again = ac.publish()
+    assert ac.only_read_back() and again["healed_ids"] == [], "healed ones are active again; nothing resent"
+
+
+def test_ac_state_1_a_heal_is_sent_once_per_payload(ac: Harness) -> None:
+    """Photos lost again after the healing PUT: recorded again, but the same payload is not sent a second
+    time (it would loop on a schedule); new photos (a changed payload) are sent as a reactivation."""
+    ac.round()
+    victim = ac.active()[0]
+    _vendor_action(ac, victim, "photo_loss")
+    ac.publish()
+    assert ac.publications()[victim]["last_op"] == "heal (replace)"
+    ac.sandbox.settle()
+    _vendor_action(ac, victim, "photo_loss")
+    ac.mark()
+    report = ac.publish()
+    assert ac.only_read_back() and report["suspended_by_vendor_ids"] == [external_id_for(victim)]
+    row = ac.publications()[victim]
+    assert row["state"] == "suspended" and row["flags"]["vendor_suspended"]["photos_kept"] == 0
+    with ac.engine.connect() as conn:
+        healing = conn.execute(sa.text("SELECT healing FROM vendor_state_changes WHERE vehicle_id = :v ORDER BY id"),
+                               {"v": victim}).scalars().all()
+    assert healing[0].startswith("sent PUT") and healing[1].startswith("none:")
+    base = ac.sandbox.base_url
+    ac.change(victim, images=[f"{base}/media/fresh-a-1024x768.jpg"])
+    ac.sync()
+    ac.mark()
+    ac.round()
+    assert [(c["method"], c["path"]) for c in ac.ops()] == [("PUT", _publication_path(ac, victim))]
+    assert ac.publications()[victim]["state"] == "active"
+
+
+def test_ac_state_1_the_daily_audit_finds_content_changed_on_the_vendors_side_and_resends_it(ac: Harness) -> None:
+    """An edit made outside the API (the agency's dashboard): a normal run compares states only and sends
+    nothing; the audit compares content too, records the drift and PUTs the accepted payload once."""
+    ac.round()
+    edited = ac.active()[0]
+    ours = ac.remote()[external_id_for(edited).lower()]["Kilometraje"]
+    ac.sandbox.control("POST", f"/autocosmos/publicaciones/{ac.adminmail}/{external_id_for(edited)}/vendor-action",
+                       {"action": "edit", "fields": {"Kilometraje": ours + 1000}})
+    ac.mark()
+    ac.publish()
+    assert ac.only_read_back(), "states alone show nothing wrong"
+    report = ac.publish(audit=True)
+    assert report["drifted_by_vendor_ids"] == [external_id_for(edited)]
+    assert [(c["method"], c["path"]) for c in ac.ops()] == [("PUT", _publication_path(ac, edited))]
+    assert ac.remote()[external_id_for(edited).lower()]["Kilometraje"] == ours
+    with ac.engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT change, reason, healing FROM vendor_state_changes WHERE vehicle_id = :v"),
+                           {"v": edited}).mappings().one()
+    assert row["change"] == "drifted" and "Kilometraje" in row["reason"] and row["healing"].startswith("sent PUT")
+    assert ac.publications()[edited]["state"] == "active"
+    ac.mark()
+    ac.publish(audit=True)
+    assert ac.only_read_back(), "nothing differs any more"
 
 
 # ---- failures a person must handle ------------------------------------------------------------------------
@@ -566,7 +678,7 @@ def test_a_refused_payload_is_flagged_and_not_resent(ac: Harness) -> None:
     assert len(refused) == 1 and "Color: El color no es válido." in refused[0]["last_error"]
     ac.mark()
     ac.round()
-    assert ac.calls() == [], "the same refused payload is not sent again on a schedule"
+    assert ac.only_read_back(), "the same refused payload is not sent again on a schedule"
     ac.change(refused[0]["vehicle_id"], colour="Rojo")
     ac.sync()
     ac.mark()

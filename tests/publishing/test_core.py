@@ -235,3 +235,49 @@ def test_vehicle_gone_from_the_store_is_removed(store: sa.Engine) -> None:
         conn.execute(sa.delete(vehicles))
     change = _plan(store)[row["vehicle_id"]]
     assert change.op is Op.REMOVE and change.external_id == "wm-" + row["source_vehicle_id"]
+
+
+# ---- the target's own view, read back (AC-STATE-1) ----------------------------------------------------
+
+
+def test_read_back_records_vendor_changes_and_plans_a_recreate_after_a_deletion(store: sa.Engine) -> None:
+    """Suspended, archived and deleted on the target's side; another restored: each is stored with its
+    reason (publications and `v_vendor_state_changes`); a deleted publication is planned as a create of the
+    same external id, and its re-creation keeps the first publication time."""
+    from dealer_pipeline.publishing import readback
+
+    rows = [uk_vehicle(i) for i in range(4)]
+    insert_vehicles(store, rows)
+    _apply(store, _plan(store), 201)
+    ids = [r["vehicle_id"] for r in rows]
+    first_published = _pub(store, ids[2])["published_at"]
+    with store.connect() as conn:
+        pubs = core.load_publications(conn, TARGET, dealer_id=UK_DEALER)
+    ext = {v: pubs[v].external_id.lower() for v in ids}
+    seen = {ext[ids[0]]: readback.Seen(State.SUSPENDED, "Suspendida", "no photo kept", readback.Heal.REPLACE),
+            ext[ids[1]]: readback.Seen(State.ARCHIVED, "Archivada", "archived by them"),
+            ext[ids[3]]: readback.Seen(State.ACTIVE, "Activa", "fine")}
+    changes = readback.compare(pubs.values(), seen, gone_reason="gone", gone_heal=readback.Heal.RECREATE,
+                               written={ext[ids[0]]})
+    kinds = {c.publication.vehicle_id: (c.change.value, c.heal) for c in changes}
+    assert kinds == {ids[0]: ("suspended", None), ids[1]: ("archived", None),
+                     ids[2]: ("deleted", readback.Heal.RECREATE)}, "no heal for what this run just wrote"
+    with transaction(store) as conn:
+        for change in changes:
+            readback.record(conn, change, healing="none: test")
+    assert [_pub(store, v)["state"] for v in ids] == ["suspended", "archived", "deleted", "active"]
+    assert _pub(store, ids[0])["last_error"] == "no photo kept" and _pub(store, ids[0])["flags"]["vendor_suspended"]
+    with store.connect() as conn:
+        view = {r["vehicle_id"]: dict(r) for r in conn.execute(sa.text(
+            "SELECT vehicle_id, change, vendor_state, state_now, healed FROM v_vendor_state_changes")).mappings()}
+    assert view[ids[2]] == {"vehicle_id": ids[2], "change": "deleted", "vendor_state": None,
+                            "state_now": "deleted", "healed": 0}
+
+    planned = _plan(store)
+    assert planned[ids[2]].op is Op.CREATE and planned[ids[1]].op is Op.HOLD, "archived: final, an operator decides"
+    assert planned[ids[0]].op is Op.NOTHING, "a vendor suspension is not fought with the same payload"
+    with transaction(store) as conn:
+        core.record_success(conn, planned[ids[2]], status=201, op_label="recreate")
+    again = _pub(store, ids[2])
+    assert again["state"] == "active" and again["published_at"] == first_published
+    assert "vendor_deleted" not in again["flags"]

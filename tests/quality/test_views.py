@@ -27,7 +27,8 @@ from tests.quality.factories import (
     uk_vehicle,
 )
 
-VIEW_NAMES = ["v_data_quality", "v_dealer_sync_health", "v_price_history", "v_publications", "v_stock_current"]
+VIEW_NAMES = ["v_data_quality", "v_dealer_sync_health", "v_price_history", "v_publications", "v_stock_current",
+              "v_vendor_state_changes"]
 
 
 def _change(vehicle_id: str, field: str, old: str | None, new: str | None, hours_ago: int) -> dict:

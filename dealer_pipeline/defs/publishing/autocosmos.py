@@ -24,7 +24,9 @@ from dealer_pipeline.publishing.autocosmos import publish_dealer
 
 
 class AutocosmosPublishConfig(dg.Config):
-    audit: bool = False  # read every publication's state back even when nothing was sent (AC-STATE-1 audit)
+    # Every run reads the states back (AC-STATE-1); the audit also compares each live publication's content
+    # (fields, number of photos kept) with the payload Autocosmos accepted, and re-sends those that differ.
+    audit: bool = False
 
 
 @dg.asset(key=AUTOCOSMOS_KEY, partitions_def=PUBLISHED_DEALER, deps=[VEHICLES, CATALOG_MATCHES],
@@ -50,9 +52,8 @@ def autocosmos_publications(context: dg.AssetExecutionContext, config: Autocosmo
         calls = int(sum(client.http.stats.calls.values()))
     if report.blocked:
         context.log.error(f"Autocosmos publishing stopped for {dealer_id}: {report.blocked}")
-    if report.vendor_suspended:
-        context.log.warning(f"{len(report.vendor_suspended)} publication(s) suspended by Autocosmos: "
-                            f"{', '.join(report.vendor_suspended[:10])}")
+    for change in report.vendor_changes:
+        context.log.warning(f"{change.publication.external_id} {change.change.value} by Autocosmos: {change.reason}")
     with engine.connect() as conn:
         queue = review_queue_size(conn)
     metadata = report.metadata()
@@ -64,7 +65,7 @@ def autocosmos_publications(context: dg.AssetExecutionContext, config: Autocosmo
                      "catalogue": dg.MetadataValue.json(metadata["catalogue"]),
                      "failed": dg.MetadataValue.json(metadata["failed"]),
                      "errors": dg.MetadataValue.json(metadata["errors"]),
-                     "suspended_by_vendor_ids": dg.MetadataValue.json(metadata["suspended_by_vendor_ids"])})
+                     **{k: dg.MetadataValue.json(v) for k, v in metadata.items() if isinstance(v, list)}})
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -80,7 +81,8 @@ autocosmos_publish_schedule = per_dealer_schedule(
 )
 autocosmos_audit_schedule = per_dealer_schedule(
     "autocosmos_audit_schedule", autocosmos_job, "15 4 * * *", PUBLISHED_DEALER,
-    "Daily: publish and read every publication's state back (catches vendor suspensions and moderation).",
+    "Daily: publish, and audit each live publication's content against what Autocosmos accepted (edits made on "
+    "its side, photos partly lost); states are read back on every run.",
     run_config={"ops": {"publishing__autocosmos": {"config": {"audit": True}}}},
 )
 

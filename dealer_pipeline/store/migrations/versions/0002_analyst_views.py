@@ -16,8 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    views.install_views(op.execute, op.get_context().dialect.name)
+    views.install_views(op.execute, op.get_context().dialect.name, upto='0002')
 
 
 def downgrade() -> None:
-    views.drop_views(op.execute, op.get_context().dialect.name)
+    views.drop_views(op.execute, op.get_context().dialect.name, upto='0002')

@@ -43,13 +43,19 @@ _BEFORE = {
 }
 
 
+#: Described relations that later revisions create (their comments come with them).
+_LATER = frozenset({'vendor_state_changes', 'v_vendor_state_changes'})
+
+
 def upgrade() -> None:
     dialect = op.get_context().dialect.name
-    views.drop_views(op.execute, dialect)
-    views.install_views(op.execute, dialect)
+    views.drop_views(op.execute, dialect, upto='0005')
+    views.install_views(op.execute, dialect, upto='0005')
     if dialect == "postgresql":
-        for statement in dictionary.comment_statements():
-            op.execute(statement)
+        for relation in dictionary.relations():
+            if relation.name not in _LATER:
+                for statement in dictionary.comment_statements(only=relation.name):
+                    op.execute(statement)
 
 
 def downgrade() -> None:
@@ -57,6 +63,8 @@ def downgrade() -> None:
         return
     # the views keep theirs: they come with the views (`views.install_views`) since this revision
     for relation in dictionary.described("table").values():
+        if relation.name in _LATER:
+            continue
         for column in relation.columns:
             before = _BEFORE.get(f"{relation.name}.{column}")
             text = "NULL" if before is None else "'" + before.replace("'", "''") + "'"
