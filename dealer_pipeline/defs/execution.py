@@ -42,6 +42,8 @@ def celery_app() -> Any:
     from dagster_celery.executor import CeleryExecutor
     from dagster_celery.make_app import make_app
 
+    if not celery_enabled():
+        raise RuntimeError(f"{BROKER_VARIABLE} must name the Celery broker (e.g. redis://host:6379/0)")
     config = celery_config()
     resolved = {key: os.environ[value["env"]] for key, value in config.items() if key in ("broker", "backend")}
     return make_app(CeleryExecutor.for_cli(config_source=config["config_source"], **resolved).app_args())
