@@ -40,3 +40,25 @@ def process(as_json: bool) -> None:
         click.echo(f"leads: {summary.lead_details_wanted} new, {after.lead_details_fetched} details fetched")
     if after.error:
         click.echo(f"follow-up calls stopped: {after.error}")
+
+
+@events.command()
+@click.option("--id", "event_ids", type=int, multiple=True, help="This failed event (repeatable).")
+@click.option("--all-failed", is_flag=True, help="Every failed event (of --source, when given).")
+@click.option("--source", type=click.Choice(["autotrader", "autocosmos", "webmotors"]), default=None,
+              help="Only events of this source.")
+@click.pass_context
+def retry(ctx: click.Context, event_ids: tuple[int, ...], all_failed: bool, source: str | None) -> None:
+    """Put failed events back in the queue (after fixing their cause) and apply pending events now."""
+    from dealer_pipeline.events.replay import requeue_failed
+    from dealer_pipeline.store.engine import get_engine
+
+    if bool(event_ids) == all_failed:
+        raise click.UsageError("give the events to retry: --id N (repeatable) or --all-failed")
+    ids = requeue_failed(get_engine(), event_ids=list(event_ids) or None, source=source)
+    missing = sorted(set(event_ids) - set(ids))
+    if missing:
+        click.echo(f"not failed (left as they are): {', '.join(map(str, missing))}")
+    click.echo(f"requeued {len(ids)} failed events" + (f": {', '.join(map(str, ids))}" if ids else ""))
+    if ids:
+        ctx.invoke(process, as_json=False)
