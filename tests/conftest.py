@@ -29,6 +29,17 @@ BACKENDS = ["sqlite", "postgresql"]
 PG_TEMPLATE = "dp_template"
 
 
+@pytest.fixture(autouse=True)
+def _no_stale_dagster_instance() -> Iterator[None]:
+    """Each test starts with no Dagster instance current. An instance a test entered and left to the
+    garbage collector would otherwise stay current (a context variable) for every later test, whose
+    definitions then fail to load ("undefined DagsterInstance weakref")."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:
     url = os.environ.get(URL_VARIABLE)
