@@ -58,8 +58,7 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM dealer_pipeline_analyst;
 REVOKE CREATE ON SCHEMA public FROM dealer_pipeline_analyst;
 GRANT USAGE ON SCHEMA public TO dealer_pipeline_analyst;
 
-GRANT SELECT ON v_stock_current, v_price_history, v_dealer_sync_health, v_data_quality, v_publications,
-    v_vendor_state_changes TO dealer_pipeline_analyst;
+GRANT SELECT ON v_stock_current, v_price_history, v_dealer_sync_health, v_data_quality, v_publications, v_vendor_state_changes TO dealer_pipeline_analyst;
 
 ALTER VIEW v_stock_current SET (security_barrier = true);
 ALTER VIEW v_price_history SET (security_barrier = true);
