@@ -102,7 +102,8 @@ def test_runbook_names_every_alert_sensor() -> None:
     """Run-status sensors and sensors named for alerts page someone: each has its runbook entry."""
     sensors = _definitions().sensors or []
     alerting = {s.name for s in sensors if isinstance(s, dg.RunStatusSensorDefinition) or "alert" in s.name}
-    assert sorted(alerting - _named()) == []
+    missing = sorted(alerting - _named())
+    assert missing == [], f"name each of {missing} (in backticks) under '## Alerts' in docs/runbook.md"
 
 
 def test_runbook_commands_exist() -> None:

@@ -1,4 +1,4 @@
-"""One run at a time per dealer, whatever launched it.
+"""One run at a time per dealer, whatever launched it (and one step of that run at a time).
 
 A run that syncs several dealers (a partition range) cannot be covered by Dagster's per-dealer
 run tag limit, and a schedule, a sensor and `dealer-pipeline sync` may all reach for the same
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -26,6 +27,8 @@ from dealer_pipeline.store.types import utcnow
 
 #: How long a lease outlives its last renewal (a holder that died on another machine).
 LEASE_SECONDS = 120.0
+#: How often a step waiting for a sibling step of its own run asks for the lease again.
+SIBLING_POLL_SECONDS = 0.2
 
 
 class DealerBusy(RuntimeError):
@@ -97,13 +100,24 @@ def holder(engine: sa.Engine, dealer_id: str) -> tuple[str | None, str]:
     return (row.run_id, row.work) if row else (None, "")
 
 
+def _acquire_or_wait_for_sibling(engine: sa.Engine, dealer_id: str, work: str, run_id: str | None) -> str:
+    """The lease, taken now; or, when another step of the same run holds it (a run's steps that run in
+    parallel, e.g. features and charge times on separate workers), once that step is done: a run never
+    skips work it was asked to do because of itself. Another run's lease raises `DealerBusy` at once."""
+    while True:
+        owner = acquire(engine, dealer_id, work, run_id)
+        if owner is not None:
+            return owner
+        busy_run, busy_work = holder(engine, dealer_id)
+        if run_id is None or busy_run != run_id:
+            raise DealerBusy(dealer_id, busy_run, busy_work or work)
+        time.sleep(SIBLING_POLL_SECONDS)
+
+
 @contextmanager
 def dealer_lease(engine: sa.Engine, dealer_id: str, work: str, run_id: str | None) -> Iterator[None]:
-    """Hold the dealer's lease for the block, or raise `DealerBusy` at once."""
-    owner = acquire(engine, dealer_id, work, run_id)
-    if owner is None:
-        busy_run, busy_work = holder(engine, dealer_id)
-        raise DealerBusy(dealer_id, busy_run, busy_work or work)
+    """Hold the dealer's lease for the block, or raise `DealerBusy` at once (another run holds it)."""
+    owner = _acquire_or_wait_for_sibling(engine, dealer_id, work, run_id)
     stop = threading.Event()
 
     def keep() -> None:

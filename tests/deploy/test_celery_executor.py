@@ -1,11 +1,12 @@
-"""The distributed round trip: Autotrader stock runs for several dealers, their steps executed by two
-Celery workers (separate processes) through a Redis broker, on a Dagster instance built from
-`deploy/dagster.yaml` (PostgreSQL), against the sandbox over loopback.
+"""The distributed round trip: Autotrader stock runs for four dealers at once, their steps executed by
+three Celery workers (separate processes, one step at a time each) through a Redis broker, on a Dagster
+instance built from `deploy/dagster.yaml` (PostgreSQL), against the sandbox over loopback.
 
-Judged from the Dagster event log (which process ran each step, when) and from the sandbox's call
-log (what the vendor saw): the workers share one token, a 429 pauses every process, a 403 A block
-recorded by one process stops the others, and the `autotrader_api` pool cap holds across runs.
-The figures are printed and written to `test-artifacts/celery-round-trip.json`.
+Judged from the Dagster event log (which process ran each step, when), the store's call log (which run
+made each call) and the sandbox's call log (what the vendor saw): the workers share one token, a 429 met
+by one worker pauses the others, a 403 A block recorded by one process stops the others, and the
+`autotrader_api` pool cap (2, below the 3 workers) holds across runs. The figures are printed and written
+to `test-artifacts/celery-round-trip.json`.
 """
 
 from __future__ import annotations
@@ -27,15 +28,16 @@ from dealer_pipeline.defs.execution import BROKER_VARIABLE
 from dealer_pipeline.defs.sources import autotrader as at
 from dealer_pipeline.paths import project_root
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
-from dealer_pipeline.store.schema import api_blocks
+from dealer_pipeline.store.schema import api_blocks, api_calls
 from tests.conftest import fresh_pg_database
 from tests.deploy.celery_cluster import celery_workers, instance_env
 from tests.deploy.redis_server import throwaway_redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgresql"], indirect=True)]
 
-WORKERS, VEHICLES, PAGE_SIZE = 2, 25, 10
-POOL_LIMIT = 1  # below the worker count, so the cap (not the workers) is what bounds vendor steps
+WORKERS, VEHICLES, PAGE_SIZE = 3, 25, 10
+POOL_LIMIT = 2  # below the worker count, so the cap (not the workers) is what bounds vendor steps
+CALL_DELAY = 0.1  # the sandbox answers every Autotrader call this much later, so steps overlap long enough
 POOL_STEPS = {a.op.name for a in at.STOCK_ASSETS if a.op.pool == at.POOL}
 ARTIFACT = project_root() / "test-artifacts" / "celery-round-trip.json"
 
@@ -66,6 +68,33 @@ def _steps(instance: dg.DagsterInstance, run_id: str) -> list[dict[str, Any]]:
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in steps:
             steps[event.step_key]["end"] = record.timestamp
     return list(steps.values())
+
+
+def _skipped(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """Materializations of a run whose work was skipped (e.g. the dealer was busy), with why."""
+    out = []
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is not None and event.event_type_value == "ASSET_MATERIALIZATION":
+            metadata = event.event_specific_data.materialization.metadata  # type: ignore[union-attr]
+            reason = metadata["skipped"].value if "skipped" in metadata else None
+            if isinstance(reason, str):  # a dealer's work skipped says why; a count of items skipped is a number
+                out.append(f"{event.step_key}: {reason}")
+    return out
+
+
+def _running_pool_steps(instance: dg.DagsterInstance) -> int:
+    return sum(1 for run in instance.get_runs() for step in _steps(instance, run.run_id)
+               if step["step"] in POOL_STEPS and "end" not in step)
+
+
+def _when_two_vendor_steps_run(instance: dg.DagsterInstance, launched: list[subprocess.Popen],
+                               timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _running_pool_steps(instance) < 2:
+        assert time.monotonic() < deadline, "two vendor steps never ran at once"
+        assert any(p.poll() is None for p in launched), "every run ended before two vendor steps ran at once"
+        time.sleep(0.1)
 
 
 def _max_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -99,23 +128,30 @@ def test_celery_workers_share_the_vendor_limits(store_url: str, pg_admin_url: st
         with dg.DagsterInstance.get() as instance:
             instance.add_dynamic_partitions(at.ADVERTISER_PARTITIONS.name, dealers)
             instance.event_log_storage.set_concurrency_slots(at.POOL, POOL_LIMIT)
-        # A 429 on one dealer's second page, while the others' runs are busy in the other worker.
-        sandbox.fault(vendor="autotrader", path="/stock", query={"page": "2"}, advertiser_id=good[0], status=429,
-                      retry_after=1, times=1)
+        sandbox.fault(vendor="autotrader", delay_seconds=CALL_DELAY, times=None)
         since = sandbox.last_seq()
         with celery_workers(WORKERS, env, tmp_path / "workers") as workers:
             started = time.monotonic()
-            results = [_finish(p) for p in [_launch(env, a) for a in dealers]]
+            launched = [_launch(env, a) for a in dealers]
+            with dg.DagsterInstance.get() as instance:
+                _when_two_vendor_steps_run(instance, launched)
+            # Now a 429 for the next stock call, whichever worker sends it (rules apply in order).
+            sandbox.clear_faults()
+            sandbox.fault(vendor="autotrader", path="/stock", status=429, retry_after=1, times=1)
+            sandbox.fault(vendor="autotrader", delay_seconds=CALL_DELAY, times=None)
+            results = [_finish(p) for p in launched]
             wall = time.monotonic() - started
             first_calls = sandbox.calls(vendor="autotrader", since=since)
             # The refused dealer again, after its block was recorded by whichever worker met the 403.
             again = _finish(_launch(env, refused))
         with dg.DagsterInstance.get() as instance:
             steps = {result["run_id"]: _steps(instance, result["run_id"]) for result in [*results, again]}
+            skipped = [s for result in results for s in _skipped(instance, result["run_id"])]
 
     calls = sandbox.calls(vendor="autotrader", since=since)
     by_dealer = dict(zip(dealers, results))
     assert all(by_dealer[a]["success"] for a in good), by_dealer
+    assert skipped == [], "a step skipped its dealer (parallel steps of one run take turns, never skip)"
 
     # Every step ran in a worker process, and the steps were spread over more than one of them.
     pids = Counter(step["pid"] for run in steps.values() for step in run)
@@ -126,23 +162,28 @@ def test_celery_workers_share_the_vendor_limits(store_url: str, pg_admin_url: st
     token_requests = [c for c in calls if c["path"] == "/authenticate"]
     assert len(token_requests) == 1, token_requests
 
-    # The 429 paused every process: nobody called Autotrader in the second half of the pause.
+    # The 429 paused every process: nobody called Autotrader in the second half of the pause, while a
+    # vendor step of another run (in another worker: one step per worker at a time) was under way.
     limited = [c for c in calls if c["status"] == 429]
     assert len(limited) == 1
     t429 = limited[0]["ts"]
     assert [c for c in calls if t429 + 0.5 < c["ts"] < t429 + 1.0] == [], "a process ignored the pause"
-    retried = [c for c in calls if c["seq"] > limited[0]["seq"] and c["path"] == "/stock"
+    retried = [c for c in calls if c["seq"] > limited[0]["seq"] and c["path"] == limited[0]["path"]
                and c["query"] == limited[0]["query"]]
     assert retried and retried[0]["ts"] - t429 >= 1.0, "Retry-After honoured"
+    engine = sa.create_engine(store_url)
+    with engine.connect() as conn:
+        paused_run = conn.execute(sa.select(api_calls.c.run_id).where(api_calls.c.status == 429)).scalar_one()
+        blocks = conn.execute(sa.select(api_blocks.c.reason, api_blocks.c.dealer_id)).all()
+    engine.dispose()
+    overlapping = [(run_id, s["pid"]) for run_id, run in steps.items() if run_id != paused_run for s in run
+                   if s["step"] in POOL_STEPS and s["start"] < t429 + 1.0 and s.get("end", t429) > t429]
+    assert overlapping, "no other run's vendor step was under way during the pause"
 
     # The 403 A: one refused call, one block, and the later run for that dealer sent nothing.
     refused_calls = [c for c in calls if c["query"].get("advertiserId") == refused]
-    assert [c["status"] for c in refused_calls] == [403], refused_calls
+    assert [c["status"] for c in refused_calls if c["status"] != 429] == [403], refused_calls
     assert [c for c in calls if c["seq"] > first_calls[-1]["seq"]] == [], "the blocked dealer was called again"
-    engine = sa.create_engine(store_url)
-    with engine.connect() as conn:
-        blocks = conn.execute(sa.select(api_blocks.c.reason, api_blocks.c.dealer_id)).all()
-    engine.dispose()
     assert blocks == [("403A", at.dealer_id(refused))]
 
     # The pool cap held across runs and workers: never more vendor steps at once than its limit.
@@ -156,8 +197,9 @@ def test_celery_workers_share_the_vendor_limits(store_url: str, pg_admin_url: st
     assert repeats == 1
     figures = {"dealers": len(dealers), "dealers_synced": len(good), "workers": WORKERS,
                "worker_pids_used": len(pids), "steps": sum(pids.values()), "pool_limit": POOL_LIMIT,
-               "steps_at_once_max": _max_overlap(all_intervals), "wall_seconds": round(wall, 1),
-               "vendor_calls": len(calls), "minimum_calls": len(requests), "token_requests": len(token_requests)}
+               "steps_at_once_max": _max_overlap(all_intervals),
+               "vendor_steps_at_once_max": _max_overlap(pool_intervals), "wall_seconds": round(wall, 1),
+               "call_delay_seconds": CALL_DELAY, "vendor_calls": len(calls), "minimum_calls": len(requests), "token_requests": len(token_requests)}
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     ARTIFACT.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"\ncelery round trip: {json.dumps(figures)}")
