@@ -5,6 +5,9 @@
 * A newly stored Webmotors lead needs its detail fetched with the dealer's token (WM-LEAD-1);
   that fetch is also what makes an unsigned notice trustworthy.
 
+Clients come from `clients` (`vendors.factory.VendorClients`): the Dagster run hands down its
+resources' settings, so an override there reaches these calls; without it, the environment's.
+
 A failure here never un-applies an event: the need stays visible in the store (an
 enrichment whose recorded derivativeId/features hash no longer matches the vehicle is stale
 and the next enrichment run fetches it; a lead with `detail` NULL is still to fetch).
@@ -14,13 +17,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import sqlalchemy as sa
 
 from dealer_pipeline.events.model import Followups
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.schema import leads
+
+if TYPE_CHECKING:  # the vendor clients are imported when a follow-up needs them
+    from dealer_pipeline.vendors.factory import VendorClients
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +45,20 @@ def _needs_an_operator(exc: Exception) -> bool:
     return isinstance(exc, (VendorBlocked, BadRequest))
 
 
-def run(engine: sa.Engine, work: Followups, *, raise_errors: bool = False) -> FollowupReport:
-    """Make the calls `work` asks for; with `raise_errors` a vendor failure propagates, except
-    a block or rejected input (recorded in `api_blocks` for an operator, reported here)."""
+def run(engine: sa.Engine, work: Followups, *, raise_errors: bool = False,
+        clients: VendorClients | None = None) -> FollowupReport:
+    """Make the calls `work` asks for with `clients`; with `raise_errors` a vendor failure propagates,
+    except a block or rejected input (recorded in `api_blocks` for an operator, reported here)."""
+    if clients is None:
+        from dealer_pipeline.vendors.factory import VendorClients
+
+        clients = VendorClients(engine)
     calls, errors = 0, []
     if work.refetch:
         from dealer_pipeline.sources.autotrader_sync import refresh_enrichments
 
         try:
-            calls = refresh_enrichments(engine, work.refetch)
+            calls = refresh_enrichments(engine, work.refetch, clients=clients)
         except Exception as exc:  # the events stay applied; the need stays visible in the store
             if raise_errors and not _needs_an_operator(exc):
                 raise
@@ -55,24 +66,23 @@ def run(engine: sa.Engine, work: Followups, *, raise_errors: bool = False) -> Fo
             log.warning("refetching enrichments for %d vehicles failed (%s); the next enrichment run "
                         "picks them up", len(work.refetch), type(exc).__name__)
     if work.advertisers:
-        errors += _refresh_advertisers(engine, sorted(work.advertisers), raise_errors=raise_errors)
+        errors += _refresh_advertisers(clients, sorted(work.advertisers), raise_errors=raise_errors)
     fetched = 0
     if work.lead_details:
-        fetched, lead_errors = _lead_details(engine, work.lead_details, raise_errors=raise_errors)
+        fetched, lead_errors = _lead_details(clients, work.lead_details, raise_errors=raise_errors)
         errors += lead_errors
     return FollowupReport(refetch_calls=calls, lead_details_fetched=fetched,
                           lead_details_pending=len(work.lead_details) - fetched,
                           error="; ".join(errors) or None)
 
 
-def _refresh_advertisers(engine: sa.Engine, advertiser_ids: Sequence[str], *, raise_errors: bool) -> list[str]:
+def _refresh_advertisers(clients: VendorClients, advertiser_ids: Sequence[str], *, raise_errors: bool) -> list[str]:
     """Re-read advertisers whose notice was incomplete, one `?advertiserId=` call each (AT-ADV-3)."""
     from dealer_pipeline.sources.autotrader_sync import refresh_advertisers
-    from dealer_pipeline.vendors.autotrader import AutotraderClient
 
     try:
-        with AutotraderClient.from_settings(engine=engine) as client:
-            refresh_advertisers(client, engine, advertiser_ids)
+        with clients.autotrader() as client:
+            refresh_advertisers(client, clients.engine, advertiser_ids, run_id=clients.run_id)
     except Exception as exc:  # the event stays applied; the next advertisers run reads every dealer anyway
         if raise_errors and not _needs_an_operator(exc):
             raise
@@ -81,12 +91,12 @@ def _refresh_advertisers(engine: sa.Engine, advertiser_ids: Sequence[str], *, ra
     return []
 
 
-def _lead_details(engine: sa.Engine, wanted: Sequence[tuple[str | None, str, str | None]], *,
+def _lead_details(clients: VendorClients, wanted: Sequence[tuple[str | None, str, str | None]], *,
                   raise_errors: bool) -> tuple[int, list[str]]:
     """Fetch each new lead's detail with its dealer's token; store it (and the ad it is about)."""
     from dealer_pipeline.canonical.webmotors import vehicle_id
-    from dealer_pipeline.vendors.webmotors import WebmotorsClient
 
+    engine = clients.engine
     by_dealer: dict[str | None, list[tuple[str, str | None]]] = {}
     for dealer, lead_key, lead_type in wanted:
         by_dealer.setdefault(dealer, []).append((lead_key, lead_type))
@@ -96,7 +106,7 @@ def _lead_details(engine: sa.Engine, wanted: Sequence[tuple[str | None, str, str
             errors.append(f"leads {[key for key, _ in items]}: the notice names no dealer (Cnpj)")
             continue
         try:
-            with WebmotorsClient.for_dealer_id(dealer, engine=engine) as client:
+            with clients.webmotors(dealer) as client:
                 for lead_key, lead_type in items:
                     detail = client.get_lead(lead_key, lead_type or "")
                     if detail is None:

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -28,20 +28,6 @@ class TokenGrant:
     token: Secret
     expires_at: datetime
     obtained_at: datetime
-
-
-def positive_seconds(value: Any) -> float | None:
-    """A grant's `expires_in` as seconds: a positive number or numeric text; None when unusable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, (int, float)) and value > 0 and value != float("inf"):
-        return float(value)
-    return None
 
 
 class TokenAuth(ABC):

@@ -225,7 +225,8 @@ class VendorClient:
         _SCRUBBER.add(policy.secret_query_params)
         self._rng = rng or random.Random()
         self._stats_lock = threading.Lock()
-        self._in_flight = threading.BoundedSemaphore(max(1, max_in_flight))
+        self.max_in_flight = max(1, max_in_flight)
+        self._in_flight = threading.BoundedSemaphore(self.max_in_flight)
 
     # ---- lifecycle -----------------------------------------------------------------
     def close(self) -> None:

@@ -55,6 +55,13 @@ DEFAULT_STATUS_TABLE: Mapping[int, Action] = {
 }
 
 
+def status_table(changes: Mapping[int, Action], *, without: tuple[int, ...] = ()) -> dict[int, Action]:
+    """The default table with one vendor's differences (`without`: statuses it leaves to the fallback:
+    a 5xx is retried, anything else fails)."""
+    table = {status: action for status, action in DEFAULT_STATUS_TABLE.items() if status not in without}
+    return {**table, **changes}
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The policy's reading of one response."""

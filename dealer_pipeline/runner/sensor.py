@@ -18,6 +18,8 @@ from dealer_pipeline.defs.operations.events import (
     webhook_events_sensor,
 )
 from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.defs.sources.autotrader import AutotraderResource
+from dealer_pipeline.defs.sources.webmotors import WebmotorsResource
 
 
 @dataclass
@@ -27,6 +29,9 @@ class SensorDriver:
     instance: dg.DagsterInstance
     store: StoreResource = field(default_factory=StoreResource)
     cursor: Optional[str] = None
+    #: The vendor resources of the runs' follow-up calls (the definitions' defaults unless given).
+    vendors: dict = field(default_factory=lambda: {"autotrader": AutotraderResource(),
+                                                   "webmotors": WebmotorsResource()})
     runs: list[dg.ExecuteInProcessResult] = field(default_factory=list)
 
     def tick(self) -> int:
@@ -38,7 +43,7 @@ class SensorDriver:
         for request in requests:
             run = apply_webhook_events_job.execute_in_process(
                 run_config=request.run_config, instance=self.instance, tags=request.tags,
-                resources={"store": self.store}, raise_on_error=False,
+                resources={"store": self.store, **self.vendors}, raise_on_error=False,
             )
             self.runs.append(run)
         self.cursor = result.cursor or self.cursor

@@ -38,6 +38,7 @@ from dealer_pipeline.store.repository import upsert
 from dealer_pipeline.store.schema import dealers, stock_enrichments, vehicles
 from dealer_pipeline.store.types import utcnow
 from dealer_pipeline.vendors.autotrader import VENDOR, AutotraderClient, dealer_id
+from dealer_pipeline.vendors.factory import VendorClients
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +215,13 @@ def sync_charge_times(client: AutotraderClient, engine: sa.Engine, advertiser_id
     return result
 
 
-def refresh_enrichments(engine: sa.Engine, wanted: Mapping[str, set[str]]) -> int:
+def refresh_enrichments(engine: sa.Engine, wanted: Mapping[str, set[str]], *,
+                        clients: VendorClients | None = None) -> int:
     """Enrichments for vehicles whose derivativeId or features a notification just changed.
 
-    Called after webhook events are applied; the same state rule decides, so an item is
-    never fetched twice for one change, whoever gets to it first. Returns the calls made.
+    Called after webhook events are applied, with the run's `clients` (the environment's when
+    None); the same state rule decides, so an item is never fetched twice for one change,
+    whoever gets to it first. Returns the calls made.
     """
     by_dealer: dict[str, dict[str, list[str]]] = {}
     with engine.connect() as conn:
@@ -231,7 +234,7 @@ def refresh_enrichments(engine: sa.Engine, wanted: Mapping[str, set[str]]) -> in
             for kind in kinds:
                 by_dealer.setdefault(owners[vid], {}).setdefault(kind, []).append(vid)
     calls = 0
-    with AutotraderClient.from_settings(engine=engine) as client:
+    with (clients or VendorClients(engine)).autotrader() as client:
         for dealer, kinds in by_dealer.items():
             advertiser_id = dealer.split(":", 1)[1]
             if FEATURES in kinds:

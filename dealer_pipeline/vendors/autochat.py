@@ -43,9 +43,10 @@ from dealer_pipeline.http import (
     VendorResponse,
     Verdict,
 )
-from dealer_pipeline.http.auth import positive_seconds
-from dealer_pipeline.settings import Secret, Settings, get_settings
-from dealer_pipeline.store.types import utcnow
+from dealer_pipeline.http.grants import GrantSpec, grant_token
+from dealer_pipeline.http.policy import status_table
+from dealer_pipeline.settings import Secret, Settings
+from dealer_pipeline.vendors.base import VendorAdapter
 from dealer_pipeline.vendors.contract import apply_overrides
 
 log = logging.getLogger(__name__)
@@ -80,20 +81,8 @@ class AutochatContract:
         return contract
 
     def status_table(self) -> dict[int, Action]:
-        return {
-            400: Action.FAIL,
-            401: Action.REAUTH_ONCE,
-            404: Action.ABSENT,
-            408: Action.RETRY,
-            422: Action.FAIL,
-            429: Action.PAUSE_VENDOR,
-            500: Action.RETRY,
-            502: Action.RETRY,
-            503: Action.PAUSE_SERVICE,
-            504: Action.PAUSE_SERVICE,
-            self.duplicate_status: Action.FAIL,
-            self.integration_off_status: Action.BLOCK_DEALER,
-        }
+        return status_table({400: Action.FAIL, 422: Action.FAIL, 500: Action.RETRY, self.duplicate_status: Action.FAIL,
+                             self.integration_off_status: Action.BLOCK_DEALER}, without=(403, 409))
 
 
 # ---- policies ------------------------------------------------------------------------------
@@ -158,10 +147,9 @@ class AutochatTokenPolicy(VendorPolicy):
 
     vendor: str = VENDOR
     base_url: str = ""
-    status_table: Mapping[int, Action] = field(default_factory=lambda: {
-        400: Action.FAIL, 401: Action.REAUTH_ONCE, 403: Action.FAIL, 404: Action.FAIL, 408: Action.RETRY,
-        429: Action.PAUSE_VENDOR, 500: Action.RETRY, 502: Action.RETRY, 503: Action.RETRY, 504: Action.RETRY,
-    })
+    status_table: Mapping[int, Action] = field(default_factory=lambda: status_table(
+        {400: Action.FAIL, 403: Action.FAIL, 404: Action.FAIL, 500: Action.RETRY, 503: Action.RETRY,
+         504: Action.RETRY}, without=(409, 422)))
 
 
 # ---- errors --------------------------------------------------------------------------------
@@ -174,11 +162,6 @@ class AutochatRejected(VendorError):
 
 
 # ---- authentication ------------------------------------------------------------------------
-def _lifetime(value: Any) -> timedelta:
-    """`expires_in` seconds; the documented 24 h when the grant has none."""
-    return timedelta(seconds=positive_seconds(value) or DEFAULT_TOKEN_LIFETIME_SECONDS)
-
-
 @dataclass(frozen=True)
 class AutochatAuth(TokenAuth):
     """Client credentials exchanged at the token URL (JSON body) for a 24-hour bearer token.
@@ -200,24 +183,11 @@ class AutochatAuth(TokenAuth):
 
     def obtain(self, client: VendorClient) -> TokenGrant:
         parts = urlsplit(self.token_url)
-        origin, path = f"{parts.scheme}://{parts.netloc}", parts.path or "/"
-        token_client = VendorClient(
-            AutochatTokenPolicy(base_url=origin, **client.policy.transport_knobs()), engine=client.engine, auth=None,
-            max_wait_seconds=client.max_wait_seconds, run_id=client.run_id, session=client.session,
-            call_log=client.call_log,
-        )
-        requested_at = utcnow()
-        response = token_client.request(
-            "POST", path, authenticated=False, service="oauth",
-            json_body={"client_id": self.client_id, "client_secret": self.client_secret.reveal(),
-                       "audience": self.audience, "grant_type": "client_credentials"},
-        )
-        body = response.body if isinstance(response.body, dict) else {}
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise MalformedResponse("token response has no access_token", vendor=VENDOR, method="POST", path=path,
-                                    status=response.status, cf_ray=response.cf_ray)
-        return TokenGrant(Secret(token), requested_at + _lifetime(body.get("expires_in")), requested_at)
+        policy = AutochatTokenPolicy(base_url=f"{parts.scheme}://{parts.netloc}", **client.policy.transport_knobs())
+        grant = GrantSpec(VENDOR, parts.path or "/", timedelta(seconds=DEFAULT_TOKEN_LIFETIME_SECONDS))
+        return grant_token(client.helper(policy), grant, json_body={
+            "client_id": self.client_id, "client_secret": self.client_secret.reveal(), "audience": self.audience,
+            "grant_type": "client_credentials"})
 
 
 # ---- results -------------------------------------------------------------------------------
@@ -234,7 +204,7 @@ class CarResult:
 
 # ---- the client ----------------------------------------------------------------------------
 @dataclass
-class AutochatClient:
+class AutochatClient(VendorAdapter):
     """Autochat calls for every dealership of one API client; each goes through `http`."""
 
     http: VendorClient
@@ -242,43 +212,17 @@ class AutochatClient:
     _options: list[dict[str, Any]] | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: Settings | None = None,
-        *,
-        engine: sa.Engine | None = None,
-        run_id: str | None = None,
-        base_url: str | None = None,
-        token_url: str | None = None,
-        client_id: str | None = None,
-        client_secret: Secret | None = None,
-        contract: AutochatContract | None = None,
-        policy_overrides: Mapping[str, Any] | None = None,
-    ) -> AutochatClient:
-        """A client configured from the `AUTOCHAT_*` settings (each overridable)."""
-        from dealer_pipeline.store.engine import get_engine
+    def from_settings(cls, settings: Settings | None = None, *, engine: sa.Engine | None = None,
+                      run_id: str | None = None, base_url: str | None = None, token_url: str | None = None,
+                      client_id: str | None = None, client_secret: Secret | None = None,
+                      contract: AutochatContract | None = None,
+                      policy_overrides: Mapping[str, Any] | None = None) -> AutochatClient:
+        """A client configured from the `AUTOCHAT_*` settings (each overridable), by `vendors.factory`."""
+        from dealer_pipeline.vendors.factory import ClientSettings, build_client
 
-        settings = settings or get_settings()
-        contract = contract or AutochatContract()
-        base = (base_url or settings.autochat_base_url).rstrip("/")
-        overrides = {"default_429_pause_seconds": settings.default_429_pause_seconds,
-                     "status_table": contract.status_table(), **dict(policy_overrides or {})}
-        policy = AutochatPolicy(base_url=base, **overrides)
-        auth = AutochatAuth((token_url or settings.autochat_token_url).rstrip("/"),
-                            client_id or settings.autochat_client_id,
-                            client_secret or settings.autochat_client_secret, contract.audience)
-        http = VendorClient(policy, engine=engine or get_engine(), auth=auth,
-                            max_wait_seconds=settings.http_max_wait_seconds, run_id=run_id)
-        return cls(http=http, contract=contract)
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> AutochatClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        config = ClientSettings(VENDOR, base_url, client_id, client_secret, token_url, contract,
+                                dict(policy_overrides or {}))
+        return build_client(config, engine=engine, run_id=run_id, settings=settings)
 
     # ---- authentication ----
     def authenticate(self) -> TokenGrant:

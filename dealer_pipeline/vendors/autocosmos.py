@@ -36,7 +36,8 @@ from dealer_pipeline.http import (
     VendorPolicy,
     VendorResponse,
 )
-from dealer_pipeline.settings import Secret, Settings, get_settings
+from dealer_pipeline.settings import Secret, Settings
+from dealer_pipeline.vendors.base import VendorAdapter
 from dealer_pipeline.vendors.contract import apply_overrides
 
 VENDOR = "autocosmos"
@@ -235,7 +236,7 @@ _TRANSLATED: Mapping[int, type[VendorError]] = {409: PublicationConflict, 415: U
 
 # ---- the client -------------------------------------------------------------------------------------
 @dataclass
-class AutocosmosClient:
+class AutocosmosClient(VendorAdapter):
     """Autocosmos v3 calls; every one goes through `http` (signed, logged, shared etiquette)."""
 
     http: VendorClient
@@ -246,28 +247,12 @@ class AutocosmosClient:
                       run_id: str | None = None, base_url: str | None = None, app_key: str | None = None,
                       app_secret: Secret | None = None, contract: AutocosmosContract | None = None,
                       policy_overrides: Mapping[str, Any] | None = None) -> AutocosmosClient:
-        """A client configured from the `AUTOCOSMOS_*` settings (overridable)."""
-        from dealer_pipeline.store.engine import get_engine
+        """A client configured from the `AUTOCOSMOS_*` settings (overridable), by `vendors.factory`."""
+        from dealer_pipeline.vendors.factory import ClientSettings, build_client
 
-        settings = settings or get_settings()
-        contract = contract or AutocosmosContract()
-        policy = AutocosmosPolicy(base_url=(base_url or settings.autocosmos_base_url).rstrip("/"),
-                                  default_429_pause_seconds=settings.default_429_pause_seconds,
-                                  **dict(policy_overrides or {}))
-        signer = AutocosmosSigner(app_key or settings.autocosmos_app_key,
-                                  app_secret or settings.autocosmos_app_secret, contract)
-        http = VendorClient(policy, engine=engine or get_engine(), auth=signer,
-                            max_wait_seconds=settings.http_max_wait_seconds, run_id=run_id)
-        return cls(http=http, contract=contract)
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> AutocosmosClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        config = ClientSettings(VENDOR, base_url, app_key, app_secret, contract=contract,
+                                policy=dict(policy_overrides or {}))
+        return build_client(config, engine=engine, run_id=run_id, settings=settings)
 
     # ---- transport ----
     def _call(self, method: str, path: str, *, dealer_id: str | None, params: Mapping[str, Any] | None = None,

@@ -10,9 +10,6 @@ layer's.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +21,6 @@ import sqlalchemy as sa
 from dealer_pipeline.http import (
     Action,
     MalformedResponse,
-    PaginationError,
     TokenAuth,
     TokenGrant,
     VendorClient,
@@ -32,9 +28,12 @@ from dealer_pipeline.http import (
     Verdict,
 )
 from dealer_pipeline.http.blocks import is_request_block
+from dealer_pipeline.http.grants import GrantSpec, grant_token
+from dealer_pipeline.http.paging import Paging, read_page
+from dealer_pipeline.http.paging import paginate as paginate_pages
 from dealer_pipeline.http.policy import compile_pattern
-from dealer_pipeline.settings import Secret, Settings, get_settings
-from dealer_pipeline.store.types import utcnow
+from dealer_pipeline.settings import Secret, Settings
+from dealer_pipeline.vendors.base import VendorAdapter
 
 VENDOR = "autotrader"
 TOKEN_LIFETIME = timedelta(minutes=15)  # assumed when the grant carries no expiry
@@ -121,6 +120,12 @@ def _parse_time(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+#: `/authenticate` (form body): an absolute `expires_at`/`expires`, counted from the answer; else 15 min.
+GRANT = GrantSpec(VENDOR, "/authenticate", TOKEN_LIFETIME, expires_in_field=None,
+                  expires_at_fields=("expires_at", "expires"), parse_time=_parse_time, service="authenticate",
+                  from_answer=True)
+
+
 @dataclass(frozen=True)
 class AutotraderAuth(TokenAuth):
     """Key and secret exchanged at `POST /authenticate` (form body) for a 15-minute token."""
@@ -136,17 +141,7 @@ class AutotraderAuth(TokenAuth):
         return self.secret
 
     def obtain(self, client: VendorClient) -> TokenGrant:
-        response = client.request(
-            "POST", "/authenticate", data={"key": self.key, "secret": self.secret.reveal()},
-            authenticated=False, service="authenticate",
-        )
-        received_at = utcnow()
-        body = response.body if isinstance(response.body, dict) else {}
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise MalformedResponse("authentication response has no access_token", vendor=VENDOR, method="POST",
-                                    path="/authenticate", status=response.status, cf_ray=response.cf_ray)
-        return TokenGrant(Secret(token), parse_expiry(body, received_at), received_at)
+        return grant_token(client, GRANT, data={"key": self.key, "secret": self.secret.reveal()})
 
 
 # ---- pages ---------------------------------------------------------------------------------
@@ -157,49 +152,24 @@ class Page:
     total_results: int
     cf_ray: str | None = None
 
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return self.results
+
+    @property
+    def total(self) -> int:
+        return self.total_results
+
 
 def _page(body: Any, number: int, cf_ray: str | None, path: str) -> Page:
-    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-        raise MalformedResponse("page has no results list", vendor=VENDOR, method="GET", path=path, status=200,
-                                cf_ray=cf_ray)
-    total = body.get("totalResults")
-    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
-        raise MalformedResponse(f"page has no valid totalResults ({total!r})", vendor=VENDOR, method="GET",
-                                path=path, status=200, cf_ray=cf_ray)
-    results = [r for r in body["results"]]
-    if not all(isinstance(r, dict) for r in results):
-        raise MalformedResponse("page results are not all objects", vendor=VENDOR, method="GET", path=path,
-                                status=200, cf_ray=cf_ray)
+    results, total = read_page(body, items="results", total="totalResults", what=f"page {number}", vendor=VENDOR,
+                               path=path, cf_ray=cf_ray)
     return Page(number, results, total, cf_ray)
 
 
 def paginate(fetch: Callable[[int], Page], page_size: int, key: Callable[[dict], Any], what: str) -> Iterator[Page]:
-    """Pages from 1 until `totalResults` records are seen or a page comes back empty.
-
-    Guards: a page identical to the previous one (by record keys) or more pages than
-    `totalResults` allows raise `PaginationError` instead of looping or duplicating.
-    """
-    seen = 0
-    previous: str | None = None
-    number = 1
-    while True:
-        page = fetch(number)
-        if not page.results:
-            return
-        signature = hashlib.sha256(json.dumps([key(r) for r in page.results], default=str).encode()).hexdigest()
-        if signature == previous:
-            raise PaginationError(f"{what}: page {number} repeats page {number - 1}", vendor=VENDOR,
-                                  status=200, cf_ray=page.cf_ray)
-        limit = max(1, math.ceil(page.total_results / page_size))
-        if number > limit:
-            raise PaginationError(f"{what}: page {number} is beyond totalResults {page.total_results}",
-                                  vendor=VENDOR, status=200, cf_ray=page.cf_ray)
-        previous = signature
-        seen += len(page.results)
-        yield page
-        if seen >= page.total_results:
-            return
-        number += 1
+    """Pages from 1 until `totalResults` records are seen or a page comes back empty (`http.paging`)."""
+    return paginate_pages(fetch, Paging(VENDOR, page_size, key, what))
 
 
 def stock_id_of(record: Mapping[str, Any]) -> Any:
@@ -209,7 +179,7 @@ def stock_id_of(record: Mapping[str, Any]) -> Any:
 
 # ---- the client ----------------------------------------------------------------------------
 @dataclass
-class AutotraderClient:
+class AutotraderClient(VendorAdapter):
     """Autotrader Connect calls; every one goes through `http` (shared etiquette, logged)."""
 
     http: VendorClient
@@ -221,44 +191,16 @@ class AutotraderClient:
     unused_sections: Sequence[str] = UNUSED_SECTIONS
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: Settings | None = None,
-        *,
-        engine: sa.Engine | None = None,
-        run_id: str | None = None,
-        base_url: str | None = None,
-        key: str | None = None,
-        secret: Secret | None = None,
-        policy_overrides: Mapping[str, Any] | None = None,
-        max_in_flight: int = 16,
-        **client_overrides: Any,
-    ) -> AutotraderClient:
-        """A client configured from `DEALER_PIPELINE_*`/`AUTOTRADER_*` settings (overridable)."""
-        from dealer_pipeline.store.engine import get_engine
+    def from_settings(cls, settings: Settings | None = None, *, engine: sa.Engine | None = None,
+                      run_id: str | None = None, base_url: str | None = None, key: str | None = None,
+                      secret: Secret | None = None, policy_overrides: Mapping[str, Any] | None = None,
+                      max_in_flight: int = 16, **client_overrides: Any) -> AutotraderClient:
+        """A client configured from the `AUTOTRADER_*` settings (overridable), by `vendors.factory`."""
+        from dealer_pipeline.vendors.factory import ClientSettings, build_client
 
-        settings = settings or get_settings()
-        base = (base_url or settings.autotrader_base_url).rstrip("/")
-        policy = AutotraderPolicy(
-            base_url=base, default_429_pause_seconds=settings.default_429_pause_seconds,
-            **dict(policy_overrides or {}),
-        )
-        auth = AutotraderAuth(base, key or settings.autotrader_key, secret or settings.autotrader_secret)
-        http = VendorClient(policy, engine=engine or get_engine(), auth=auth,
-                            max_wait_seconds=settings.http_max_wait_seconds, run_id=run_id,
-                            max_in_flight=max_in_flight)
-        client_overrides.setdefault("charge_times_enabled", settings.autotrader_charge_times_enabled)
-        client_overrides.setdefault("charge_times_path", settings.autotrader_charge_times_path)
-        return cls(http=http, **client_overrides)
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> AutotraderClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        config = ClientSettings(VENDOR, base_url, key, secret, policy=dict(policy_overrides or {}),
+                                max_in_flight=max_in_flight, options=client_overrides)
+        return build_client(config, engine=engine, run_id=run_id, settings=settings)
 
     # ---- authentication ----
     def authenticate(self) -> TokenGrant:

@@ -19,10 +19,6 @@ parsed: what a status means comes from the status alone.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import logging
-import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -35,9 +31,7 @@ from requests.auth import HTTPBasicAuth
 from dealer_pipeline.dealers_file import DealerEntry, DealersFile, DealersFileError, load_dealers
 from dealer_pipeline.http import (
     Action,
-    CallLog,
     MalformedResponse,
-    PaginationError,
     TokenAuth,
     TokenGrant,
     UnexpectedStatus,
@@ -49,12 +43,12 @@ from dealer_pipeline.http import (
     Verdict,
     new_session,
 )
-from dealer_pipeline.http.auth import positive_seconds
-from dealer_pipeline.settings import Secret, Settings, get_settings
-from dealer_pipeline.store.types import utcnow
+from dealer_pipeline.http.grants import GrantSpec, grant_token
+from dealer_pipeline.http.paging import Paging, paginate, read_page
+from dealer_pipeline.http.policy import status_table
+from dealer_pipeline.settings import Secret, Settings
+from dealer_pipeline.vendors.base import VendorAdapter
 from dealer_pipeline.vendors.contract import apply_overrides
-
-log = logging.getLogger(__name__)
 
 VENDOR = "webmotors"
 MAX_PAGE_SIZE = 100
@@ -133,21 +127,8 @@ class WebmotorsContract:
 #: 2.7/2.8: 400/413/422 are our input (never retried, surfaced with the vendor's message); 401
 #: gets one new token; 403 = the API is not released for our app; 429 pauses every call to
 #: Webmotors (Retry-After honoured); 500 is retried with exponential backoff.
-API_STATUS_TABLE: Mapping[int, Action] = {
-    400: Action.FAIL,
-    401: Action.REAUTH_ONCE,
-    403: Action.BLOCK_SERVICE,
-    404: Action.ABSENT,
-    408: Action.RETRY,
-    409: Action.FAIL,
-    413: Action.FAIL,
-    422: Action.FAIL,
-    429: Action.PAUSE_VENDOR,
-    500: Action.RETRY,
-    502: Action.RETRY,
-    503: Action.PAUSE_SERVICE,
-    504: Action.PAUSE_SERVICE,
-}
+API_STATUS_TABLE: Mapping[int, Action] = status_table(
+    {400: Action.FAIL, 403: Action.BLOCK_SERVICE, 413: Action.FAIL, 422: Action.FAIL, 500: Action.RETRY})
 
 
 @dataclass
@@ -269,39 +250,15 @@ class WebmotorsAuth(TokenAuth):
         headers[self.contract.token_header] = token.reveal()
 
     def obtain(self, client: VendorClient) -> TokenGrant:
-        contract = self.contract
-        session = new_session(pool_size=1)
-        session.auth = HTTPBasicAuth(self.client_id, self.client_secret.reveal())
-        grant_client = VendorClient(
-            WebmotorsTokenPolicy(base_url=self.base_url, credential_source=self.credential_source,
-                                 **client.policy.transport_knobs()),
-            engine=client.engine, auth=None, max_wait_seconds=client.max_wait_seconds, run_id=client.run_id,
-            session=session, call_log=client.call_log,
-        )
-        requested_at = utcnow()
-        try:
-            response = grant_client.request(
-                "POST", contract.token_path, service="oauth", dealer_id=self.dealer_id,
-                json_body={"grant_type": "password", "username": self.username, "password": self.password.reveal()},
-            )
-        finally:
-            session.close()
-        body = response.body if isinstance(response.body, dict) else {}
-        token = body.get(contract.token_field)
-        if not isinstance(token, str) or not token:
-            raise MalformedResponse(f"token response has no {contract.token_field}", vendor=VENDOR, method="POST",
-                                    path=contract.token_path, status=response.status, cf_ray=response.cf_ray)
-        return TokenGrant(Secret(token), requested_at + _lifetime(body.get(contract.expires_in_field)), requested_at)
-
-
-def _lifetime(value: Any) -> timedelta:
-    """`expires_in` seconds, counted from before the request (the safe side); 3600 s if unusable."""
-    seconds = positive_seconds(value)
-    if seconds is None:
-        log.warning("Webmotors token grant without a usable expires_in (%r); assuming %d s", value,
-                    DEFAULT_TOKEN_LIFETIME_SECONDS)
-        seconds = DEFAULT_TOKEN_LIFETIME_SECONDS
-    return timedelta(seconds=seconds)
+        c = self.contract
+        policy = WebmotorsTokenPolicy(base_url=self.base_url, credential_source=self.credential_source,
+                                      **client.policy.transport_knobs())
+        grant = GrantSpec(VENDOR, c.token_path, timedelta(seconds=DEFAULT_TOKEN_LIFETIME_SECONDS), c.token_field,
+                          c.expires_in_field)
+        with new_session(pool_size=1) as session:
+            session.auth = HTTPBasicAuth(self.client_id, self.client_secret.reveal())
+            return grant_token(client.helper(policy, session=session), grant, dealer_id=self.dealer_id, json_body={
+                "grant_type": "password", "username": self.username, "password": self.password.reveal()})
 
 
 # ---- pages ---------------------------------------------------------------------------------
@@ -311,6 +268,10 @@ class StockPage:
     size: int
     hits: list[dict[str, Any]]
     total: int
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return self.hits
 
 
 @dataclass
@@ -332,35 +293,12 @@ class StockListing:
 
 def paginate_stock(fetch: Callable[[int], StockPage], page_size: int, key: Callable[[Mapping[str, Any]], Any],
                    what: str) -> Iterator[StockPage]:
-    """Pages from 1 until `total` distinct ads were seen or a page comes back empty.
+    """Pages from 1 until `total` distinct ads were seen or a page comes back empty (`http.paging`).
 
     Distinct ads, not hits: when the stock shifts between pages an ad can show up twice, and
-    counting it twice would stop one page early. Guards: a page whose ads are exactly the
-    previous page's, or a page more than one beyond what `total` allows (one page of slack for
-    such a shift), raises `PaginationError` instead of looping or duplicating.
+    counting it twice would stop one page early; one page of slack is allowed for such a shift.
     """
-    seen: set[Any] = set()
-    unkeyed = 0
-    previous: str | None = None
-    number = 1
-    while True:
-        page = fetch(number)
-        if not page.hits:
-            return
-        keys = [key(h) for h in page.hits]
-        signature = hashlib.sha256(json.dumps(keys, default=str).encode()).hexdigest()
-        if signature == previous:
-            raise PaginationError(f"{what}: page {number} repeats page {number - 1}", vendor=VENDOR, status=200)
-        if number > max(1, math.ceil(page.total / page_size)) + 1:
-            raise PaginationError(f"{what}: page {number} is beyond total {page.total} at {page_size} per page",
-                                  vendor=VENDOR, status=200)
-        previous = signature
-        seen.update(k for k in keys if k is not None)
-        unkeyed += sum(k is None for k in keys)
-        yield page
-        if len(seen) + unkeyed >= page.total:
-            return
-        number += 1
+    return paginate(fetch, Paging(VENDOR, page_size, key, what, may_shift=True))
 
 
 def collect_listing(pages: Iterator[StockPage], key: Callable[[Mapping[str, Any]], Any]) -> StockListing:
@@ -398,17 +336,8 @@ def collect_listing(pages: Iterator[StockPage], key: Callable[[Mapping[str, Any]
 
 
 def _stock_page(body: Any, number: int, size: int, contract: WebmotorsContract, path: str) -> StockPage:
-    if not isinstance(body, dict) or not isinstance(body.get(contract.hits_field), list):
-        raise MalformedResponse(f"stock page {number} has no {contract.hits_field} list", vendor=VENDOR,
-                                method="GET", path=path, status=200)
-    total = body.get(contract.total_field)
-    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
-        raise MalformedResponse(f"stock page {number} has no valid {contract.total_field} ({total!r})",
-                                vendor=VENDOR, method="GET", path=path, status=200)
-    hits = body[contract.hits_field]
-    if not all(isinstance(hit, dict) for hit in hits):
-        raise MalformedResponse(f"stock page {number} has hits that are not objects", vendor=VENDOR, method="GET",
-                                path=path, status=200)
+    hits, total = read_page(body, items=contract.hits_field, total=contract.total_field, what=f"stock page {number}",
+                            vendor=VENDOR, path=path)
     return StockPage(number, size, hits, total)
 
 
@@ -428,7 +357,7 @@ def digits(value: str) -> str:
 
 # ---- the client ----------------------------------------------------------------------------
 @dataclass
-class WebmotorsClient:
+class WebmotorsClient(VendorAdapter):
     """One dealer's Webmotors calls; every one goes through the HTTP layer (shared etiquette, logged).
 
     `http` sends GET and PUT (retried per 2.7); `once` sends the POSTs, which the policy re-sends
@@ -445,47 +374,21 @@ class WebmotorsClient:
     origin: str = DEFAULT_ORIGIN
     session: requests.Session | None = None
 
-    @classmethod
-    def for_dealer(
-        cls,
-        dealer: DealerEntry,
-        settings: Settings | None = None,
-        *,
-        engine: sa.Engine | None = None,
-        run_id: str | None = None,
-        base_url: str | None = None,
-        client_id: str | None = None,
-        client_secret: Secret | None = None,
-        contract: WebmotorsContract | None = None,
-        policy_overrides: Mapping[str, Any] | None = None,
-        **client_overrides: Any,
-    ) -> "WebmotorsClient":
-        """A client for one dealers-file entry, configured from the `WEBMOTORS_*` settings (overridable)."""
-        from dealer_pipeline.store.engine import get_engine
+    def __post_init__(self) -> None:
+        self.stock_page_size = _bounded(self.stock_page_size, self.contract.max_page_size, "stock page size")
 
-        if dealer.source != VENDOR or dealer.webmotors is None:
-            raise ValueError(f"dealer {dealer.dealer_id!r} is not a Webmotors dealer with credentials")
-        settings = settings or get_settings()
-        engine = engine or get_engine()
-        contract = contract or WebmotorsContract()
-        base = (base_url or settings.webmotors_base_url).rstrip("/")
-        overrides = {"default_429_pause_seconds": settings.default_429_pause_seconds, **dict(policy_overrides or {})}
-        policy = WebmotorsPolicy(base_url=base, **overrides)
-        auth = WebmotorsAuth(base, client_id or settings.webmotors_client_id,
-                             client_secret or settings.webmotors_client_secret, dealer.webmotors.username,
-                             dealer.webmotors.password, dealer.dealer_id, contract,
-                             credential_source=f"the values of {dealer.webmotors.username_env} and "
-                                               f"{dealer.webmotors.password_env} (named in the dealers file)")
-        session = new_session()
-        call_log = CallLog(engine)
-        common = dict(engine=engine, auth=auth, max_wait_seconds=settings.http_max_wait_seconds, run_id=run_id,
-                      session=session, call_log=call_log)
-        http = VendorClient(policy, **common)  # type: ignore[arg-type]
-        once = VendorClient(policy, **common)  # type: ignore[arg-type]
-        size = client_overrides.pop("stock_page_size", contract.max_page_size)
-        return cls(http=http, once=once, dealer_id=dealer.dealer_id, cnpj=dealer.source_dealer_id, contract=contract,
-                   stock_page_size=_bounded(size, contract.max_page_size, "stock page size"), session=session,
-                   **client_overrides)
+    @classmethod
+    def for_dealer(cls, dealer: DealerEntry, settings: Settings | None = None, *, engine: sa.Engine | None = None,
+                   run_id: str | None = None, base_url: str | None = None, client_id: str | None = None,
+                   client_secret: Secret | None = None, contract: WebmotorsContract | None = None,
+                   policy_overrides: Mapping[str, Any] | None = None, **client_overrides: Any) -> "WebmotorsClient":
+        """A client for one dealers-file entry, configured from the `WEBMOTORS_*` settings (overridable), by
+        `vendors.factory`."""
+        from dealer_pipeline.vendors.factory import ClientSettings, build_client
+
+        config = ClientSettings(VENDOR, base_url, client_id, client_secret, contract=contract,
+                                policy=dict(policy_overrides or {}), options=client_overrides)
+        return build_client(config, engine=engine, run_id=run_id, settings=settings, dealer=dealer)
 
     @classmethod
     def for_dealer_id(cls, dealer: str, dealers: DealersFile | None = None, **kwargs: Any) -> "WebmotorsClient":
@@ -497,12 +400,6 @@ class WebmotorsClient:
         self.once.close()
         if self.session is not None:
             self.session.close()
-
-    def __enter__(self) -> "WebmotorsClient":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ---- sending ----
     def _request(self, method: str, path: str, *, client: VendorClient | None = None, **kwargs: Any) -> VendorResponse:

@@ -4,7 +4,7 @@ and pool, so the instance's `autocosmos_api` limit caps both together.
 """
 
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import timedelta
 from typing import Dict, Iterator, Optional
 
@@ -17,7 +17,8 @@ from dealer_pipeline.http import AuthFailed
 from dealer_pipeline.publishing.autocosmos import AutocosmosOptions
 from dealer_pipeline.publishing.photos import PhotoChecker, loopback_hosts
 from dealer_pipeline.settings import Secret, get_settings
-from dealer_pipeline.vendors.autocosmos import AutocosmosClient, AutocosmosContract
+from dealer_pipeline.vendors.autocosmos import VENDOR, AutocosmosClient, AutocosmosContract
+from dealer_pipeline.vendors.factory import ClientSettings, build_client
 
 POOL = "autocosmos_api"
 
@@ -48,18 +49,17 @@ class AutocosmosResource(dg.ConfigurableResource):
                                  default_color=self.default_color, readback_delay_seconds=self.readback_delay_seconds,
                                  audit=audit)
 
+    def client_settings(self) -> ClientSettings:
+        """This configuration for `vendors.factory` (unset fields: the environment's)."""
+        return ClientSettings(
+            VENDOR, self.base_url, self.app_key, Secret(self.app_secret) if self.app_secret else None,
+            contract=AutocosmosContract.with_overrides(self.contract),
+            policy={"max_attempts": self.max_attempts, "backoff_base_seconds": self.backoff_base_seconds})
+
     @contextmanager
     def client(self, engine: sa.Engine, run_id: Optional[str] = None) -> Iterator[AutocosmosClient]:
-        contract = AutocosmosContract.with_overrides(self.contract)
-        client = AutocosmosClient.from_settings(
-            engine=engine, run_id=run_id, base_url=self.base_url, app_key=self.app_key,
-            app_secret=Secret(self.app_secret) if self.app_secret else None, contract=contract,
-            policy_overrides={"max_attempts": self.max_attempts, "backoff_base_seconds": self.backoff_base_seconds},
-        )
-        try:
+        with closing(build_client(self.client_settings(), engine=engine, run_id=run_id)) as client:
             yield client
-        finally:
-            client.close()
 
     @contextmanager
     def photo_checker(self, engine: sa.Engine) -> Iterator[PhotoChecker]:

@@ -28,9 +28,12 @@ import dagster as dg
 
 from dealer_pipeline.defs.keys import DEALER_TAG, WEBHOOK_EVENT_COUNT_TAG, WEBHOOK_EVENTS_TAG
 from dealer_pipeline.defs.resources import StoreResource
+from dealer_pipeline.defs.sources.autotrader import AutotraderResource
+from dealer_pipeline.defs.sources.webmotors import WebmotorsResource
 from dealer_pipeline.events import ALL_DEALERS, apply_events, followups, group_by_dealer, pending_events
 from dealer_pipeline.events.model import Followups
 from dealer_pipeline.store.types import utcnow
+from dealer_pipeline.vendors.factory import VendorClients
 
 SENSOR_INTERVAL_SECONDS = 5
 MAX_EVENTS_PER_TICK = 2_000
@@ -94,9 +97,10 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyEventsConf
     name="fetch_after_events",
     description="Vendor calls the applied events ask for: features / charge times of vehicles whose derivativeId "
                 "or features changed (AT-FEAT-2, AT-CHG-3), advertisers whose notice was incomplete (AT-ADV-3). "
-                "The events are already committed.",
+                "The events are already committed. Clients come from the `autotrader` and `webmotors` resources.",
 )
-def fetch_after_events(context: dg.OpExecutionContext, applied: dict, store: StoreResource) -> None:
+def fetch_after_events(context: dg.OpExecutionContext, applied: dict, store: StoreResource,
+                       autotrader: AutotraderResource, webmotors: WebmotorsResource) -> None:
     work = Followups(
         refetch={vid: set(kinds) for vid, kinds in applied.get("refetch", {}).items()},
         lead_details=[(dealer, key, lead_type) for dealer, key, lead_type in applied.get("lead_details", [])],
@@ -104,7 +108,10 @@ def fetch_after_events(context: dg.OpExecutionContext, applied: dict, store: Sto
     )
     if not work.refetch and not work.lead_details and not work.advertisers:
         return
-    report = followups.run(store.engine(), work, raise_errors=True)
+    engine = store.engine()
+    configs = {c.vendor: c for c in (autotrader.client_settings(), webmotors.client_settings())}
+    clients = VendorClients(engine, context.run_id, configs)
+    report = followups.run(engine, work, raise_errors=True, clients=clients)
     if report.error:
         context.log.warning(f"follow-up calls stopped: {report.error}")
     context.add_output_metadata({

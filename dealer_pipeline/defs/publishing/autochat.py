@@ -8,7 +8,7 @@ was done, and the run-level retry policy of the scheduled job tries again later.
 """
 
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Dict, Iterator, List, Optional
 
 import dagster as dg
@@ -22,7 +22,8 @@ from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.publishing import autochat as publishing
 from dealer_pipeline.settings import Secret
-from dealer_pipeline.vendors.autochat import AutochatClient, AutochatContract
+from dealer_pipeline.vendors.autochat import VENDOR, AutochatClient, AutochatContract
+from dealer_pipeline.vendors.factory import ClientSettings, build_client
 
 GROUP = "publishing"
 POOL = "autochat_api"
@@ -45,20 +46,19 @@ class AutochatResource(dg.ConfigurableResource):
     backoff_base_seconds: float = 0.5
     read_timeout_seconds: float = 60.0
 
+    def client_settings(self) -> ClientSettings:
+        """This configuration for `vendors.factory` (unset fields: the environment's)."""
+        return ClientSettings(
+            VENDOR, self.base_url, self.client_id, Secret(self.client_secret) if self.client_secret else None,
+            self.token_url, AutochatContract.with_overrides(self.contract),
+            policy={"refresh_margin_seconds": self.token_refresh_margin_seconds, "max_attempts": self.max_attempts,
+                    "backoff_base_seconds": self.backoff_base_seconds,
+                    "read_timeout_seconds": self.read_timeout_seconds})
+
     @contextmanager
     def client(self, engine: sa.Engine, run_id: Optional[str] = None) -> Iterator[AutochatClient]:
-        client = AutochatClient.from_settings(
-            engine=engine, run_id=run_id, base_url=self.base_url, token_url=self.token_url,
-            client_id=self.client_id, client_secret=Secret(self.client_secret) if self.client_secret else None,
-            contract=AutochatContract.with_overrides(self.contract),
-            policy_overrides={"refresh_margin_seconds": self.token_refresh_margin_seconds,
-                              "max_attempts": self.max_attempts, "backoff_base_seconds": self.backoff_base_seconds,
-                              "read_timeout_seconds": self.read_timeout_seconds},
-        )
-        try:
+        with closing(build_client(self.client_settings(), engine=engine, run_id=run_id)) as client:
             yield client
-        finally:
-            client.close()
 
 
 def _top(counter: dict, limit: int = 50) -> dict:

@@ -11,7 +11,7 @@ refused token raises `dg.Failure(allow_retries=False)`: those need a person, not
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
 from collections.abc import Callable, Iterator
 from typing import List
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 import dagster as dg
 import sqlalchemy as sa
@@ -42,9 +42,11 @@ from dealer_pipeline.vendors.autotrader import (
     LACKS_PRODUCT,
     NOT_ON_INTEGRATION,
     STOCK_MAX_PAGE_SIZE,
+    VENDOR,
     AutotraderClient,
     dealer_id,
 )
+from dealer_pipeline.vendors.factory import ClientSettings, build_client
 
 GROUP = "autotrader"
 POOL = "autotrader_api"
@@ -75,23 +77,22 @@ class AutotraderResource(dg.ConfigurableResource):
     not_on_integration_pattern: str = NOT_ON_INTEGRATION
     lacks_product_pattern: str = LACKS_PRODUCT
 
+    def client_settings(self) -> ClientSettings:
+        """This configuration for `vendors.factory` (unset fields: the environment's)."""
+        return ClientSettings(
+            VENDOR, self.base_url, self.key, Secret(self.secret) if self.secret else None,
+            policy={"not_on_integration_pattern": self.not_on_integration_pattern,
+                    "lacks_product_pattern": self.lacks_product_pattern,
+                    "refresh_margin_seconds": self.token_refresh_margin_seconds,
+                    "max_attempts": self.max_attempts, "backoff_base_seconds": self.retry_backoff_seconds},
+            max_in_flight=self.max_in_flight,
+            options={"stock_page_size": self.stock_page_size, "advertiser_page_size": self.advertiser_page_size},
+        )
+
     @contextmanager
     def client(self, engine: sa.Engine, run_id: str | None = None) -> Iterator[AutotraderClient]:
-        client = AutotraderClient.from_settings(
-            engine=engine, run_id=run_id, base_url=self.base_url, key=self.key,
-            secret=Secret(self.secret) if self.secret else None,
-            policy_overrides={"not_on_integration_pattern": self.not_on_integration_pattern,
-                              "lacks_product_pattern": self.lacks_product_pattern,
-                              "refresh_margin_seconds": self.token_refresh_margin_seconds,
-                              "max_attempts": self.max_attempts,
-                              "backoff_base_seconds": self.retry_backoff_seconds},
-            stock_page_size=self.stock_page_size, advertiser_page_size=self.advertiser_page_size,
-            max_in_flight=self.max_in_flight,
-        )
-        try:
+        with closing(build_client(self.client_settings(), engine=engine, run_id=run_id)) as client:
             yield client
-        finally:
-            client.close()
 
 
 def _failure(exc: VendorError, context: dg.AssetExecutionContext) -> dg.Failure:

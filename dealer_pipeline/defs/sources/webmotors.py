@@ -11,7 +11,7 @@ person, not a retry.
 """
 
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Dict, Iterator, List, Optional
 
 import dagster as dg
@@ -41,11 +41,13 @@ from dealer_pipeline.sources.runs import BaselineResult
 from dealer_pipeline.vendors.webmotors import (
     DEFAULT_ORIGIN,
     MAX_PAGE_SIZE,
+    VENDOR,
     WebmotorsClient,
     WebmotorsContract,
     WebmotorsRejected,
     dealer_id,
 )
+from dealer_pipeline.vendors.factory import ClientSettings, build_client
 
 GROUP = "webmotors"
 POOL = "webmotors_api"
@@ -77,21 +79,22 @@ class WebmotorsResource(dg.ConfigurableResource):
     def dealers(self) -> DealersFile:
         return load_dealers()
 
+    def client_settings(self) -> ClientSettings:
+        """This configuration for `vendors.factory` (unset fields: the environment's)."""
+        return ClientSettings(
+            VENDOR, self.base_url, self.client_id, Secret(self.client_secret) if self.client_secret else None,
+            contract=WebmotorsContract.with_overrides(self.contract),
+            policy={"refresh_margin_seconds": self.token_refresh_margin_seconds, "max_attempts": self.max_attempts,
+                    "backoff_base_seconds": self.backoff_base_seconds,
+                    "read_timeout_seconds": self.read_timeout_seconds},
+            options={"stock_page_size": self.stock_page_size, "origin": self.origin},
+        )
+
     @contextmanager
     def client(self, engine: sa.Engine, dealer: DealerEntry, run_id: Optional[str] = None) -> Iterator[WebmotorsClient]:
-        client = WebmotorsClient.for_dealer(
-            dealer, engine=engine, run_id=run_id, base_url=self.base_url, client_id=self.client_id,
-            client_secret=Secret(self.client_secret) if self.client_secret else None,
-            contract=WebmotorsContract.with_overrides(self.contract),
-            policy_overrides={"refresh_margin_seconds": self.token_refresh_margin_seconds,
-                              "max_attempts": self.max_attempts, "backoff_base_seconds": self.backoff_base_seconds,
-                              "read_timeout_seconds": self.read_timeout_seconds},
-            stock_page_size=self.stock_page_size, origin=self.origin,
-        )
-        try:
+        settings = self.client_settings()
+        with closing(build_client(settings, engine=engine, run_id=run_id, dealer=dealer)) as client:
             yield client
-        finally:
-            client.close()
 
 
 def _dealers_file(webmotors: WebmotorsResource) -> DealersFile:
