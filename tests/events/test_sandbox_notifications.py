@@ -139,18 +139,20 @@ def test_at_upd_vehicle_data_updates(vendor_sandbox: SandboxHandle, module_engin
     stock_id, record = _new_stock(vendor_sandbox, module_engine)
     since = vendor_sandbox.last_seq()
     new_derivative = uuid.uuid4().hex
-    applied = _change(vendor_sandbox, module_engine, stock_id, make="Kia", model="Sportage", mileage=52000,
+    # A make and model the record does not have already (the sandbox also generates Kias).
+    make, model = ("Kia", "Sportage") if record["vehicle"]["make"] != "Kia" else ("Skoda", "Kodiaq")
+    applied = _change(vendor_sandbox, module_engine, stock_id, make=make, model=model, mileage=52000,
                       first_registration_date="2019-05-17", derivative_id=new_derivative, seats=7, doors=3,
                       engine_cc=1999, co2=161)
     changes = _changes(module_engine, stock_id)
-    assert changes["make"][1] == "Kia" and changes["model"][1] == "Sportage"
+    assert changes["make"][1] == make and changes["model"][1] == model
     assert changes["mileage_km"][1] == round(52000 * 1.609344)
     assert changes["first_registration_date"][1] == "2019-05-17"
     assert changes["derivative_id"] == (record["vehicle"]["derivativeId"], new_derivative)
     assert (changes["seats"][1], changes["doors"][1], changes["engine_cc"][1], changes["co2_g_km"][1]) == (
         7, 3, 1999, 161)
     row = vehicle(module_engine, stock_id)
-    assert (row["make"], row["seats"], row["source_version"]) == ("Kia", 7, 2)
+    assert (row["make"], row["seats"], row["source_version"]) == (make, 7, 2)
     # A new derivativeId makes the features stale: fetched again, once (AT-FEAT-2).
     assert applied.summary.refetch_requested == 1
     assert _calls(vendor_sandbox, since, stock_id).count("features") == 1
