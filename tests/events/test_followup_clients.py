@@ -38,15 +38,15 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-@pytest.fixture
-def sandbox_resources(vendor_sandbox: SandboxHandle) -> dict[str, Any]:
-    """Resources that name the sandbox, read while the environment still does."""
-    env = vendor_sandbox.env()
+def _sandbox_resources(sandbox: SandboxHandle, max_attempts: int = 2) -> dict[str, Any]:
+    """Resources that name the sandbox (its own addresses and credentials, not the environment's)."""
+    env = sandbox.env()
     return {
         "autotrader": AutotraderResource(base_url=env["AUTOTRADER_BASE_URL"], key=env["AUTOTRADER_KEY"],
-                                         secret=env["AUTOTRADER_SECRET"], max_in_flight=2, max_attempts=2),
+                                         secret=env["AUTOTRADER_SECRET"], max_in_flight=2,
+                                         max_attempts=max_attempts),
         "webmotors": WebmotorsResource(base_url=env["WEBMOTORS_BASE_URL"], client_id=env["WEBMOTORS_CLIENT_ID"],
-                                       client_secret=env["WEBMOTORS_CLIENT_SECRET"], max_attempts=2),
+                                       client_secret=env["WEBMOTORS_CLIENT_SECRET"], max_attempts=max_attempts),
     }
 
 
@@ -101,6 +101,15 @@ def _new_lead(sandbox: SandboxHandle) -> tuple[str, dict[str, Any]]:
     return str(result["IdLead"]), result
 
 
+def _failure(result: dg.ExecuteInProcessResult) -> tuple[str, str, str]:
+    """The failed step, and the class and message of the error that failed it."""
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    error = failure.event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    return failure.step_key, error.cls_name, error.message
+
+
 def _followup_output(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     (materialization,) = [e for e in result.events_for_node("fetch_after_events") if e.is_successful_output]
     return {k: v.value for k, v in materialization.step_output_data.metadata.items()}
@@ -108,8 +117,9 @@ def _followup_output(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
 
 def test_resource_overrides_reach_the_clients_of_the_events_follow_ups(
     vendor_sandbox: SandboxHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
-    sandbox_resources: dict[str, Any], request: pytest.FixtureRequest,
+    request: pytest.FixtureRequest,
 ) -> None:
+    sandbox_resources = _sandbox_resources(vendor_sandbox)
     stock_id = _changed_stock(vendor_sandbox, module_engine)
     lead_id, lead = _new_lead(vendor_sandbox)
     request.getfixturevalue("dead_environment")
@@ -150,9 +160,29 @@ def test_without_the_overrides_the_same_follow_ups_reach_nothing(
     result = _run(instance, module_store_url, first_id, dealer,
                   {"autotrader": AutotraderResource(max_attempts=1), "webmotors": WebmotorsResource()})
     assert not result.success
-    (failure,) = [e for e in result.all_events if e.is_step_failure]
-    assert failure.step_key == "fetch_after_events" and "no response" in str(failure.event_specific_data.error)
+    step, kind, message = _failure(result)
+    assert (step, kind) == ("fetch_after_events", "VendorUnavailable") and "no response after 1 attempts" in message
     assert [c for c in vendor_sandbox.calls(vendor="autotrader", since=since) if stock_id in c["path"]] == []
     with module_engine.connect() as conn:
         status = conn.execute(sa.select(webhook_events.c.status).where(webhook_events.c.id == first_id)).scalar_one()
     assert status == "applied"
+
+
+def test_the_resources_policy_settings_reach_the_follow_up_clients(
+    vendor_sandbox: SandboxHandle, module_engine: sa.Engine, module_store_url: str, instance: dg.DagsterInstance,
+) -> None:
+    """A 500 on the features call: the environment's clients would retry it (5 attempts); the run's
+    `autotrader` resource allows one attempt and no pause, so the follow-up stops after one call."""
+    stock_id = _changed_stock(vendor_sandbox, module_engine)
+    first_id, dealer = _pending(module_engine, "autotrader", stock_id)
+    path = f"/stock/{stock_id}/features"
+    vendor_sandbox.fault(vendor="autotrader", path=path, status=500, times=3)
+    since = vendor_sandbox.last_seq()
+    try:
+        result = _run(instance, module_store_url, first_id, dealer, _sandbox_resources(vendor_sandbox, 1))
+    finally:
+        vendor_sandbox.clear_faults()
+    assert not result.success
+    step, kind, message = _failure(result)
+    assert (step, kind) == ("fetch_after_events", "VendorUnavailable") and "still 500 after 1 attempts" in message
+    assert [c["status"] for c in vendor_sandbox.calls(vendor="autotrader", since=since) if c["path"] == path] == [500]
