@@ -278,7 +278,7 @@ class VendorClient:
 
     def helper(self, policy: VendorPolicy, *, session: requests.Session | None = None) -> VendorClient:
         """An unauthenticated client for a side call (a token grant) that shares this one's store, call
-        log, run and wait budget; `session` (e.g. with Basic credentials) defaults to this one's."""
+        log, run and wait limit; `session` (e.g. with Basic credentials) defaults to this one's."""
         return VendorClient(policy, engine=self.engine, auth=None, max_wait_seconds=self.max_wait_seconds,
                             run_id=self.run_id, session=session or self.session, call_log=self.call_log)
 
