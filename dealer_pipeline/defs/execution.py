@@ -3,8 +3,9 @@ or on Celery workers of any number of machines when `DEALER_PIPELINE_CELERY_BROK
 broker (Redis). The executor and the workers (`celery -A dealer_pipeline.defs.celery_worker worker`)
 build their Celery app from this one function, so they cannot disagree about broker or queues.
 
-The broker URL may carry a password: the executor's config refers to the variable, so the value
-never enters a run's config, the UI or the event log.
+The broker URL may carry a password: the executor's config refers to the variable instead of holding
+the value, and every process (run worker, Celery worker) reads it from its own environment. Runs that
+`dealer-pipeline sync` executes in its own process do not use the executor.
 """
 
 import os

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._serdes import serialize_value
 import pytest
 import sqlalchemy as sa
 
@@ -37,6 +39,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgresql"
 
 WORKERS, VEHICLES, PAGE_SIZE = 3, 25, 10
 POOL_LIMIT = 2  # below the worker count, so the cap (not the workers) is what bounds vendor steps
+BROKER_PASSWORD = secrets.token_hex(12)  # must appear in no run config, event or worker log
 CALL_DELAY = 0.1  # the sandbox answers every Autotrader call this much later, so steps overlap long enough
 POOL_STEPS = {a.op.name for a in at.STOCK_ASSETS if a.op.pool == at.POOL}
 ARTIFACT = project_root() / "test-artifacts" / "celery-round-trip.json"
@@ -118,7 +121,7 @@ def test_celery_workers_share_the_vendor_limits(store_url: str, pg_admin_url: st
     good = [a["advertiser_id"] for a in world if a["on_integration"] and a["status"] == "Active"]
     refused = [a["advertiser_id"] for a in world if not a["on_integration"]][0]
     dealers = [*good, refused]
-    with fresh_pg_database(pg_admin_url, None) as dagster_db, throwaway_redis() as broker:
+    with fresh_pg_database(pg_admin_url, None) as dagster_db, throwaway_redis(BROKER_PASSWORD) as broker:
         env = {**sandbox.env(), **instance_env(dagster_db, tmp_path / "dagster_home"),
                "DEALER_PIPELINE_DATABASE_URL": store_url, BROKER_VARIABLE: broker,
                "DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS": "30", "DEALER_PIPELINE_DEFAULT_429_PAUSE_SECONDS": "1"}
@@ -147,11 +150,16 @@ def test_celery_workers_share_the_vendor_limits(store_url: str, pg_admin_url: st
         with dg.DagsterInstance.get() as instance:
             steps = {result["run_id"]: _steps(instance, result["run_id"]) for result in [*results, again]}
             skipped = [s for result in results for s in _skipped(instance, result["run_id"])]
+            recorded = [serialize_value(instance.get_run_by_id(r["run_id"])) for r in [*results, again]]
+            recorded += [serialize_value(e) for r in [*results, again] for e in instance.all_logs(r["run_id"])]
+        worker_logs = [path.read_text(errors="replace") for path in (tmp_path / "workers").glob("*.log")]
 
     calls = sandbox.calls(vendor="autotrader", since=since)
     by_dealer = dict(zip(dealers, results))
     assert all(by_dealer[a]["success"] for a in good), by_dealer
     assert skipped == [], "a step skipped its dealer (parallel steps of one run take turns, never skip)"
+    assert worker_logs and recorded
+    assert not [text for text in recorded + worker_logs if BROKER_PASSWORD in text], "the broker password leaked"
 
     # Every step ran in a worker process, and the steps were spread over more than one of them.
     pids = Counter(step["pid"] for run in steps.values() for step in run)
