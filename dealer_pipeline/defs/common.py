@@ -16,6 +16,7 @@ from dealer_pipeline.defs.keys import (  # the run tags, also importable from he
     DEALERS_TAG,
 )
 from dealer_pipeline.http import ClientStats, VendorBlocked, VendorError
+from dealer_pipeline.http.blocks import Block
 from dealer_pipeline.sources.fanout import DealerOutcome
 from dealer_pipeline.sources.runs import BaselineResult
 from dealer_pipeline.store.types import utcnow
@@ -107,7 +108,8 @@ def dealers_result(context: dg.AssetExecutionContext, outcomes: Sequence[DealerO
     that failed or were busy with what stopped them (`failed_dealers`, logged at ERROR), and the step
     succeeds so the next steps still serve every other dealer of the range (a dealer blocked at its
     baseline is refused again by the HTTP layer before any call). Only when no dealer succeeded does
-    the step fail, naming them all."""
+    the step fail, naming them all. A dealer stopped by a block that was open before its work began
+    is skipped, not failed (`blocked_dealers`, or the block's id and action for a run of one dealer)."""
     if len(outcomes) == 1:
         outcome = outcomes[0]
         if outcome.error is not None:
@@ -115,33 +117,68 @@ def dealers_result(context: dg.AssetExecutionContext, outcomes: Sequence[DealerO
         if outcome.busy is not None:
             context.log.warning(str(outcome.busy))
             return dg.MaterializeResult(metadata={"skipped": str(outcome.busy), **calls})
+        if outcome.blocked is not None:
+            context.log.warning(_blocked_line(outcome.dealer_id, outcome.blocked))
+            return dg.MaterializeResult(metadata={**block_metadata(outcome.blocked), **calls})
         return dg.MaterializeResult(metadata={**metadata_of(outcome.result), **calls})
     failed = [o for o in outcomes if o.error is not None]
     busy = [o for o in outcomes if o.busy is not None]
+    blocked = [o for o in outcomes if o.blocked is not None]
     totals: Dict[str, float] = {}
     for outcome in outcomes:
         for name, value in (metadata_of(outcome.result) if outcome.result is not None else {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 totals[name] = totals.get(name, 0) + value
-    rows = [f"| {o.dealer_id} | {'busy' if o.busy else 'FAILED'} | {_one_line(o.error or o.busy)} |"
-            for o in outcomes if not o.ok]
+    rows = [f"| {o.dealer_id} | {_outcome_word(o)} | {_problem(o)} |" for o in outcomes if not o.ok]
     metadata: Dict[str, Any] = {
-        "dealers": len(outcomes), "dealers_ok": len(outcomes) - len(failed) - len(busy),
-        "dealers_failed": len(failed), "dealers_busy": len(busy), **totals, **calls,
+        "dealers": len(outcomes), "dealers_ok": len(outcomes) - len(failed) - len(busy) - len(blocked),
+        "dealers_failed": len(failed), "dealers_busy": len(busy), "dealers_blocked": len(blocked),
+        **totals, **calls,
         "failed_dealers": dg.MetadataValue.json({o.dealer_id: _one_line(o.error) for o in failed}),
+        "blocked_dealers": dg.MetadataValue.json({o.dealer_id: _block_summary(o.blocked) for o in blocked}),
         "needs_operator": any(isinstance(o.error, needs_a_person) for o in failed),
     }
     if rows:
         metadata["problems"] = dg.MetadataValue.md("| dealer | outcome | detail |\n|---|---|---|\n" + "\n".join(rows))
     for outcome in busy:
         context.log.warning(str(outcome.busy))
+    for outcome in blocked:
+        context.log.warning(_blocked_line(outcome.dealer_id, outcome.blocked))
     for outcome in failed:
         context.log.error(f"{outcome.dealer_id}: {_one_line(outcome.error)}")
-    if failed and len(failed) + len(busy) == len(outcomes):
+    if failed and len(failed) + len(busy) + len(blocked) == len(outcomes):
         raise dg.Failure(description=f"all {len(failed)} dealers failed: "
                          + "; ".join(f"{o.dealer_id}: {_one_line(o.error)}" for o in failed),
                          metadata=metadata, allow_retries=not metadata["needs_operator"])
     return dg.MaterializeResult(metadata=metadata)
+
+
+def block_metadata(block: Block) -> Dict[str, Any]:
+    """A dealer skipped for a known block: which block, why, what a person must do, what the vendor said."""
+    return {"skipped": "blocked", "dealer": block.dealer_id or "", "block_id": block.id,
+            "block_reason": block.reason, "block_action": block.action or "", "vendor": block.vendor,
+            "vendor_message": block.message or "", "block_opened_at": block.created_at.isoformat()}
+
+
+def _block_summary(block: Optional[Block]) -> Dict[str, Any]:
+    assert block is not None
+    return {"block_id": block.id, "reason": block.reason, "action": block.action or ""}
+
+
+def _blocked_line(dealer_id: str, block: Optional[Block]) -> str:
+    assert block is not None
+    return (f"{dealer_id} skipped: block {block.id} ({block.reason}, open since {block.created_at:%Y-%m-%d %H:%M} "
+            f"UTC) stops its {block.vendor} calls: {block.action}")
+
+
+def _outcome_word(outcome: DealerOutcome) -> str:
+    return "busy" if outcome.busy else "blocked" if outcome.blocked else "FAILED"
+
+
+def _problem(outcome: DealerOutcome) -> str:
+    if outcome.blocked is not None:
+        return _blocked_line(outcome.dealer_id, outcome.blocked)
+    return _one_line(outcome.error or outcome.busy)
 
 
 def _one_line(error: object) -> str:
@@ -172,9 +209,12 @@ def vendor_failure(exc: VendorError, context: dg.AssetExecutionContext,
         context.log.error(f"needs an operator (see `dealer-pipeline blocks list`): {exc}")
     metadata = {"vendor": exc.vendor, "path": exc.path or "", "status": exc.status if exc.status is not None else -1,
                 "cf_ray": exc.cf_ray or "", "needs_operator": needs_person}
+    if exc.vendor_message:
+        metadata["vendor_message"] = exc.vendor_message
     if isinstance(exc, VendorBlocked):
         metadata["block_id"] = exc.block_id
         metadata["block_reason"] = exc.reason
+        metadata["block_action"] = exc.action or ""
     return dg.Failure(description=str(exc), metadata=metadata, allow_retries=not needs_person)
 
 

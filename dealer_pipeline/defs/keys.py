@@ -8,10 +8,13 @@ import dagster as dg
 
 #: The canonical table every source writes and every consumer reads.
 VEHICLES = dg.AssetKey(["canonical", "vehicles"])
-#: The sources' per-dealer stock assets, upstream of `canonical/vehicles`.
+#: The sources' per-dealer assets that write `vehicles` (stock, and Autotrader's enrichments of it),
+#: upstream of `canonical/vehicles`.
 AUTOTRADER_STOCK = dg.AssetKey(["autotrader", "stock"])
+AUTOTRADER_FEATURES = dg.AssetKey(["autotrader", "stock_features"])
+AUTOTRADER_CHARGE_TIMES = dg.AssetKey(["autotrader", "charge_times"])
 WEBMOTORS_STOCK = dg.AssetKey(["webmotors", "stock"])
-SOURCE_STOCK = (AUTOTRADER_STOCK, WEBMOTORS_STOCK)
+SOURCE_STOCK = (AUTOTRADER_STOCK, AUTOTRADER_FEATURES, AUTOTRADER_CHARGE_TIMES, WEBMOTORS_STOCK)
 #: The catalogue answers publishing to Autocosmos needs first.
 CATALOG_MATCHES = dg.AssetKey(["catalogue", "catalog_matches"])
 #: The channels' publications, upstream of what is reported back to Webmotors.

@@ -12,7 +12,7 @@ from dealer_pipeline.defs.sources import autotrader as at
 from dealer_pipeline.http import VendorBlocked
 from dealer_pipeline.store.schema import api_blocks, api_calls, vehicles
 from tests.autotrader.conftest import Harness
-from tests.support.runs import failure_message
+from tests.support.runs import failure_message, metadata_of
 
 
 def _blocks(harness: Harness) -> list[dict]:
@@ -41,9 +41,13 @@ def test_at_err_400_flagged_with_the_vendors_message_never_retried(harness: Harn
     assert (block["reason"], block["dealer_id"], block["service"]) == ("400", f"autotrader:{a}", "stock")
     assert block["message"] == message and block["cf_ray"] == harness.calls("/stock")[0]["cf_ray"]
     assert block["path"].startswith(f"/stock?advertiserId={a}&page=1") and block["method"] == "GET"
-    # The next scheduled run does not send the same bad request; another advertiser is unaffected.
+    # The next scheduled run does not send the same bad request: it skips the advertiser, naming the
+    # block and what to do, instead of failing again; another advertiser is unaffected.
     second = _run_job(harness, a)
-    assert not second.success and "is unresolved" in failure_message(second)
+    assert second.success, failure_message(second)
+    skipped = metadata_of(second, at.STOCK_KEY)
+    assert (skipped["skipped"], skipped["block_id"], skipped["block_reason"]) == ("blocked", block["id"], "400")
+    assert skipped["block_action"] == block["action"] and skipped["vendor_message"] == message
     assert len(harness.calls("/stock")) == 1
     assert harness.sync(b, [at.stock]).success
     listing = CliRunner().invoke(cli, ["blocks", "list"])
@@ -129,9 +133,10 @@ def test_at_base_4_stock_403_never_retried_and_logged_with_an_action(harness: Ha
     a = harness.advertiser_ids()[0]
     harness.set_access(a, on_integration=False)
     try:
-        for _ in range(2):  # two scheduled runs
-            result = _run_job(harness, a)
-            assert not result.success
+        # two scheduled runs: the first opens the block and fails, the second skips the blocked dealer
+        opened, skipped = _run_job(harness, a), _run_job(harness, a)
+        assert not opened.success
+        assert skipped.success and metadata_of(skipped, at.STOCK_KEY)["block_reason"] == "403A"
     finally:
         harness.set_access(a, on_integration=True)
     assert [(c["path"], c["status"]) for c in harness.calls() if c["path"] != "/authenticate"] == [("/stock", 403)]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from dealer_pipeline.defs.sources.webmotors import STOCK_KEY
 from dealer_pipeline.http import VendorBlocked, VendorUnavailable, list_blocks
 from dealer_pipeline.store.schema import api_calls, dealers, sync_runs, vehicle_changes, vehicles
 from dealer_pipeline.vendors.webmotors import WebmotorsRejected, WebmotorsUnauthorized
-from tests.support.runs import failure_message
+from tests.support.runs import failure_message, metadata_of
 from tests.webmotors.conftest import STOCK_PATH, TOKEN_PATH, Harness, table
 
 CAUSES = ("integration token is invalid", "deactivated the integration with our classified in Cockpit",
@@ -59,8 +60,13 @@ def test_wm_err_401_deactivated_integration_names_the_three_causes(harness: Harn
             api_calls.c.dealer_id == dealer, api_calls.c.status == 401).order_by(api_calls.c.id)).all()
     assert [(path.split("?")[0], status) for path, status in logged] == [(STOCK_PATH, 401), (TOKEN_PATH, 401)]
     assert [(c["path"], c["status"]) for c in refused] == [(STOCK_PATH, 401), (TOKEN_PATH, 401)]
-    assert not again.success and f"block {block.id}" in failure_message(again)
-    assert _names_the_causes(failure_message(again)) and not_sent == []
+    # Known now: the next run skips the dealer (succeeds) with the block's id and action, sending nothing.
+    assert again.success, failure_message(again)
+    skipped = metadata_of(again, STOCK_KEY)
+    assert (skipped["skipped"], skipped["block_id"], skipped["dealer"]) == ("blocked", block.id, dealer)
+    assert _names_the_causes(skipped["block_action"]) and not_sent == []
+    warnings = [e.user_message for e in harness.instance.all_logs(again.run_id) if e.level == 30]
+    assert any(f"block {block.id}" in message and _names_the_causes(message) for message in warnings), warnings
     # Nothing else changed: vehicles, their history and the dealer row are as before; the attempt is a run row.
     assert _store(harness) == before
     runs = table(harness.engine, sync_runs, sync_runs.c.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 import sqlalchemy as sa
 
+from dealer_pipeline.defs.automation import AFTER_DEALER_RUNS
 from dealer_pipeline.defs.canonical.metadata import table
 from dealer_pipeline.defs.keys import SOURCE_STOCK, VEHICLES
 from dealer_pipeline.defs.labels import labels
@@ -27,7 +28,7 @@ def column_schema(table_: sa.Table) -> dg.TableSchema:
         for column in table_.columns])
 
 
-@dg.asset(key=VEHICLES, group_name="canonical", deps=SOURCE_STOCK,
+@dg.asset(key=VEHICLES, group_name="canonical", deps=SOURCE_STOCK, automation_condition=AFTER_DEALER_RUNS,
           metadata={"dagster/column_schema": column_schema(vehicles)},
           **labels("canonical", "pandas", "great_expectations", grain="table"),
           description="One row per vehicle from every source, in the canonical shape (table `vehicles`).")

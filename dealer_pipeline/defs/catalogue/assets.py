@@ -11,6 +11,7 @@ import dagster as dg
 from dealer_pipeline.catalogue.resolve import resolve_specs
 from dealer_pipeline.catalogue.review import review_queue_size
 from dealer_pipeline.dealers_file import DealersFileError
+from dealer_pipeline.defs.automation import AFTER_DEALER_RUNS
 from dealer_pipeline.defs.catalogue.resources import POOL, AutocosmosResource, signature_refused
 from dealer_pipeline.defs.keys import CATALOG_MATCHES, VEHICLES
 from dealer_pipeline.defs.resources import StoreResource
@@ -22,7 +23,8 @@ from dealer_pipeline.publishing.core import dealers_publishing_to
 GROUP = "catalogue"
 
 
-@dg.asset(key=CATALOG_MATCHES, deps=[VEHICLES], group_name=GROUP, pool=POOL, **labels("catalogue", "api", vendor="autocosmos", grain="table"),
+@dg.asset(key=CATALOG_MATCHES, deps=[VEHICLES], group_name=GROUP, pool=POOL, automation_condition=AFTER_DEALER_RUNS,
+          **labels("catalogue", "api", vendor="autocosmos", grain="table"),
           description="Autocosmos catalogue answers (table `catalog_matches`): one best match per distinct vehicle "
                       "specification, cached; unresolved ones wait in `v_catalog_review`.")
 def catalog_matches(context: dg.AssetExecutionContext, autocosmos: AutocosmosResource,
