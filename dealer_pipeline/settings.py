@@ -73,10 +73,19 @@ def _file_path(path: Path) -> Path:
     return path
 
 
+def _secret_http_url(secret: Secret) -> Secret:
+    """An absolute http(s) URL whose value is never quoted back (its path is the credential)."""
+    parts = urlsplit(secret.reveal())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL")
+    return secret
+
+
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 FilePath = Annotated[Path, AfterValidator(_file_path)]
 SecretText = Annotated[Secret, *NotBlank]
+WebhookSecret = Annotated[Secret, *NotBlank, AfterValidator(_secret_http_url)]
 
 # What each kind of pydantic error means for a variable read from the environment.
 _PROBLEMS: ProblemTemplates = {
@@ -150,6 +159,11 @@ class Settings(BaseModel):
     webhook_max_bytes: PositiveInt = _var("DEALER_PIPELINE_WEBHOOK_MAX_BYTES", "1048576", "largest webhook body accepted")
     freshness_hours: PositiveFloat = _var("DEALER_PIPELINE_FRESHNESS_HOURS", "26",
                                           "a dealer whose last complete baseline is older than this is stale")
+    alert_webhook_url: Optional[WebhookSecret] = _var(
+        "DEALER_PIPELINE_ALERT_WEBHOOK_URL", None,
+        "Slack-compatible incoming webhook the alert sensors post to (a secret; unset: alerts are only logged)")
+    ui_base_url: HttpUrl = _var("DEALER_PIPELINE_UI_BASE_URL", "http://127.0.0.1:3000",
+                                "the Dagster UI as people open it, for the run links in alerts")
 
 
 class Var(NamedTuple):
@@ -161,7 +175,7 @@ class Var(NamedTuple):
 
 VARIABLES: tuple[Var, ...] = tuple(Var(f.alias or n, f.description or "") for n, f in Settings.model_fields.items())
 _SECRET_VARIABLES = frozenset(f.alias for f in Settings.model_fields.values()
-                              if f.annotation in (Secret, Optional[SecretText]))
+                              if f.annotation in (Secret, Optional[SecretText], Optional[WebhookSecret]))
 _ALIASES = {f.alias: name for name, f in Settings.model_fields.items()}
 
 # Each vendor's URLs and the variables that are its credentials. The defaults are the sandbox's
