@@ -14,8 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from dealer_pipeline.definitions import defs
-from dealer_pipeline.defs.canonical.checks import VEHICLES
-from dealer_pipeline.defs.common import DEALER_TAG
+from dealer_pipeline.defs.keys import DEALER_TAG, VEHICLES
 from dealer_pipeline.defs.operations import alerts
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources import autotrader as at

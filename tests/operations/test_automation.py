@@ -6,8 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dealer_pipeline.definitions import defs
-from dealer_pipeline.defs.canonical.checks import VEHICLES
-from dealer_pipeline.defs.publishing.autocosmos import CATALOG_MATCHES_KEY
+from dealer_pipeline.defs.keys import CATALOG_MATCHES, VEHICLES
 from dealer_pipeline.defs.sources import autotrader as at
 
 
@@ -27,7 +26,7 @@ def test_table_wide_assets_wait_for_stock_runs_then_run_once() -> None:
         instance.report_run_canceled(queued)
         after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=waiting.cursor)
         assert after.get_requested_partitions(VEHICLES) == {None}
-        assert after.get_requested_partitions(CATALOG_MATCHES_KEY) == {None}
+        assert after.get_requested_partitions(CATALOG_MATCHES) == {None}
         assert after.total_requested == 2, "dealer 3's missing partition does not hold the table back"
 
         again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
@@ -39,7 +38,7 @@ def test_the_automation_sensor_runs_from_the_first_daemon_start() -> None:
     assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     selected = sensor.asset_selection.resolve(defs.resolve_asset_graph())
-    assert selected == {VEHICLES, CATALOG_MATCHES_KEY}
+    assert selected == {VEHICLES, CATALOG_MATCHES}
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key == VEHICLES}
     assert {"great_expectations_suite", "unique_vehicle_id", "other_vocabulary_share"} <= checks
     assert all(defs.resolve_asset_graph().get(dg.AssetCheckKey(VEHICLES, name)).automation_condition is None

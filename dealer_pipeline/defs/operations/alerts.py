@@ -29,7 +29,7 @@ from dagster._core.storage.asset_check_execution_record import (
 
 from dealer_pipeline.alerts import Alert, AlertDeliveryError, deliver, run_url
 from dealer_pipeline.alerts.blocks import OpenedBlock, blocks_after, last_block_id
-from dealer_pipeline.defs.common import DEALER_TAG, DEALERS_TAG
+from dealer_pipeline.defs.keys import DEALER_TAG, DEALERS_TAG
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.settings import get_settings
 
@@ -56,7 +56,7 @@ def block_alert(opened: OpenedBlock, ui_base_url: str) -> Alert:
                  dealer=block.dealer_id or f"every {block.vendor} dealer",
                  message=block.message or "(no message)",
                  action=f"{block.action or 'see the block'}; then `dealer-pipeline blocks resolve {block.id} --note ...`",
-                 run_url=run_url(ui_base_url, opened.run_id), runbook=f"{RUNBOOK}#alert-block-opened")
+                 run_url=run_url(ui_base_url, opened.run_id), runbook=f"{RUNBOOK}#a-new-block")
 
 
 @dg.sensor(name="block_alert_sensor", minimum_interval_seconds=ALERT_INTERVAL_SECONDS,
@@ -98,7 +98,7 @@ def run_failure_alert(run: dg.DagsterRun, failures: List[Tuple[str, Dict[str, ob
         action = (f"open the run, read the failed step; once fixed re-run it"
                   + (f" (`dealer-pipeline sync --dealer {run.tags[DEALER_TAG]}`)" if DEALER_TAG in run.tags else ""))
     return Alert(kind="run_failed", title=f"Run of {run.job_name} failed", dealer=dealer, message=said,
-                 action=action, run_url=run_url(ui_base_url, run.run_id), runbook=f"{RUNBOOK}#alert-run-failed")
+                 action=action, run_url=run_url(ui_base_url, run.run_id), runbook=f"{RUNBOOK}#a-failed-run")
 
 
 def _root_message(error: Optional[SerializableErrorInfo]) -> str:
@@ -145,7 +145,7 @@ def check_failure_alert(record: AssetCheckExecutionRecord, ui_base_url: str) -> 
                  dealer=dealer, message=evaluation.description or "; ".join(facts) or "failed",
                  action="failing vehicles are held back from publishing; read them in v_data_quality and fix the "
                         "data at its source (or the rule), then re-run the check",
-                 run_url=run_url(ui_base_url, record.run_id), runbook=f"{RUNBOOK}#alert-check-failed")
+                 run_url=run_url(ui_base_url, record.run_id), runbook=f"{RUNBOOK}#a-failed-blocking-check")
 
 
 def _newly_failing(instance: dg.DagsterInstance, record: AssetCheckExecutionRecord) -> bool:
