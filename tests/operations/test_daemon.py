@@ -1,0 +1,134 @@
+"""Under a real `dagster-daemon` alone (a throwaway DAGSTER_HOME on PostgreSQL, the sandbox as vendors):
+after dealers' stock runs, the daemon materializes `canonical/vehicles` with its table-wide checks and the
+catalogue in one run, after the last stock run ended.
+
+The stock runs are queued the way the UI's "Launch run" queues them (`dagster job launch`, tagged with
+the dealer); the daemon dequeues and launches them, and its automation sensor launches the rest. Timeouts
+are generous (a loaded 2-core machine starts each run as a new Python process); the daemon and every
+run it started are stopped whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+import dagster as dg
+import pytest
+
+from dealer_pipeline.defs.keys import CATALOG_MATCHES, DEALER_TAG, VEHICLES
+from dealer_pipeline.paths import project_root
+from dealer_pipeline.sandbox.runner import SandboxHandle
+from tests.conftest import fresh_pg_database
+
+T = TypeVar("T")
+BIN = Path(sys.executable).parent
+TABLE_CHECKS = ("great_expectations_suite", "unique_vehicle_id", "other_vocabulary_share")
+TIMEOUT = 600.0
+
+
+def _instance_yaml(instance_db_url: str) -> str:
+    return (f"telemetry:\n  enabled: false\nstorage:\n  postgres:\n    postgres_url: \"{instance_db_url}\"\n"
+            "concurrency:\n  runs:\n    max_concurrent_runs: 4\n    tag_concurrency_limits:\n"
+            f"      - key: {DEALER_TAG}\n        value: {{applyLimitPerUniqueValue: true}}\n        limit: 1\n")
+
+
+@contextmanager
+def _daemon(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """`dagster-daemon run` in its own process group; stopped (with the runs it launched) on exit."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(project_root() / "workspace.yaml")],
+                                   cwd=project_root(), env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        try:
+            yield process
+        finally:
+            for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+                try:
+                    os.killpg(process.pid, sig)
+                    process.wait(timeout=wait)
+                    break
+                except ProcessLookupError:
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+
+
+def _poll(what: str, probe: Callable[[], T | None], log: Path, timeout: float = TIMEOUT) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(2)
+    tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; daemon log ends:\n{tail}")
+
+
+def _sensor_ticked(instance: dg.DagsterInstance, name: str) -> bool:
+    for state in instance.all_instigator_state():
+        if state.instigator_name == name and instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1):
+            return True
+    return False
+
+
+def _launch(job: str, tags: dict[str, str], env: dict[str, str]) -> None:
+    result = subprocess.run([str(BIN / "dagster"), "job", "launch", "-w", str(project_root() / "workspace.yaml"),
+                             "-j", job, "--tags", json.dumps(tags)], cwd=project_root(), env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_the_daemon_alone_runs_the_canonical_checks_after_dealers_stock_changed(
+        store_url: str, pg_admin_url: str, fresh_sandbox: Callable[..., SandboxHandle], tmp_path: Path) -> None:
+    sandbox = fresh_sandbox(seed=23, dealers=3, vehicles=10)
+    advertisers = [d["advertiser_id"] for d in sandbox.world()["autotrader"]
+                   if d["on_integration"] and d["stock_sync"] and d["status"] == "Active"][:2]
+    assert len(advertisers) == 2
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with fresh_pg_database(pg_admin_url, None) as instance_db:
+        (home / "dagster.yaml").write_text(_instance_yaml(instance_db))
+        env = dict(os.environ, **sandbox.env(), DAGSTER_HOME=str(home), DEALER_PIPELINE_DATABASE_URL=store_url,
+                   DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS="30", TMPDIR=str(tmp_path))
+        log = tmp_path / "daemon.log"
+        with dg.DagsterInstance.from_config(str(home)) as instance, _daemon(env, log):
+            instance.add_dynamic_partitions("autotrader_advertiser", advertisers)
+            # The automation sensor has evaluated once: what changes from now on is new to it.
+            _poll("the automation sensor's first tick", lambda: _sensor_ticked(instance, "table_automation_sensor"), log)
+            for advertiser in advertisers:  # queued together, as a schedule tick queues its runs
+                _launch("autotrader_stock_job", {"dagster/partition": advertiser,
+                                                 DEALER_TAG: f"autotrader:{advertiser}"}, env)
+
+            def table_runs() -> list[dg.DagsterRun]:
+                return [r for r in instance.get_runs() if VEHICLES in (r.asset_selection or set())]
+
+            def succeeded() -> list[dg.DagsterRun]:
+                return [r for r in table_runs() if r.status == dg.DagsterRunStatus.SUCCESS]
+
+            (table_run,) = _poll("the table-wide run to succeed", succeeded, log)
+            stock_runs = [r for r in instance.get_runs() if r.job_name == "autotrader_stock_job"]
+            time.sleep(35)  # one more automation tick: nothing new to do, no second table-wide run
+            assert len(table_runs()) == 1, "one table-wide run after several dealer runs"
+
+            records = {r.dagster_run.run_id: r for r in instance.get_run_records()}
+            assert sorted(r.tags[DEALER_TAG] for r in stock_runs) == sorted(f"autotrader:{a}" for a in advertisers)
+            assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in stock_runs)
+            last_stock_end = max(records[r.run_id].end_time for r in stock_runs)
+            assert records[table_run.run_id].start_time > last_stock_end, "the table runs after the stock runs"
+            assert CATALOG_MATCHES in table_run.asset_selection, "the catalogue follows in the same run"
+            keys = [dg.AssetCheckKey(VEHICLES, name) for name in TABLE_CHECKS]
+            latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+            assert {key.name: latest[key].run_id for key in keys} == {name: table_run.run_id for name in TABLE_CHECKS}
+            assert all(latest[key].status.value in ("SUCCEEDED", "FAILED") for key in keys), "the checks evaluated"
+            materialized = instance.get_latest_materialization_event(VEHICLES)
+            assert materialized is not None and materialized.run_id == table_run.run_id
+            assert materialized.asset_materialization.metadata["dagster/row_count"].value == 20
