@@ -86,17 +86,18 @@ def _skipped(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return out
 
 
-def _running_pool_steps(instance: dg.DagsterInstance) -> int:
-    return sum(1 for run in instance.get_runs() for step in _steps(instance, run.run_id)
-               if step["step"] in POOL_STEPS and "end" not in step)
+def _runs_in_vendor_steps(instance: dg.DagsterInstance) -> int:
+    """How many runs have a vendor (pool) step under way now."""
+    return sum(1 for run in instance.get_runs()
+               if any(step["step"] in POOL_STEPS and "end" not in step for step in _steps(instance, run.run_id)))
 
 
-def _when_two_vendor_steps_run(instance: dg.DagsterInstance, launched: list[subprocess.Popen],
-                               timeout: float = 180.0) -> None:
+def _when_two_runs_call_the_vendor(instance: dg.DagsterInstance, launched: list[subprocess.Popen],
+                                   timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
-    while _running_pool_steps(instance) < 2:
-        assert time.monotonic() < deadline, "two vendor steps never ran at once"
-        assert any(p.poll() is None for p in launched), "every run ended before two vendor steps ran at once"
+    while _runs_in_vendor_steps(instance) < 2:
+        assert time.monotonic() < deadline, "two runs never had vendor steps under way at once"
+        assert any(p.poll() is None for p in launched), "every run ended before two ran vendor steps at once"
         time.sleep(0.1)
 
 
@@ -137,8 +138,9 @@ def test_celery_workers_share_the_vendor_limits(store_url: str, pg_admin_url: st
             started = time.monotonic()
             launched = [_launch(env, a) for a in dealers]
             with dg.DagsterInstance.get() as instance:
-                _when_two_vendor_steps_run(instance, launched)
-            # Now a 429 for the next stock call, whichever worker sends it (rules apply in order).
+                _when_two_runs_call_the_vendor(instance, launched)
+            # Two runs call Autotrader from two workers: a 429 for the next stock call, whichever sends it
+            # (the sandbox applies the first matching rule, so the delay goes back after it).
             sandbox.clear_faults()
             sandbox.fault(vendor="autotrader", path="/stock", status=429, retry_after=1, times=1)
             sandbox.fault(vendor="autotrader", delay_seconds=CALL_DELAY, times=None)
