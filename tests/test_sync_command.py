@@ -94,3 +94,32 @@ def test_sync_shows_progress_and_a_summary_not_the_event_log(sandbox: SandboxHan
 
     verbose = _cli(["sync", "--source", "autotrader", "--no-publish", "--verbose"], env)
     assert "DEBUG" in verbose.stdout + verbose.stderr
+
+
+def test_sync_fails_only_for_new_problems_and_names_the_dealers_still_blocked(sandbox: SandboxHandle,
+                                                                              tmp_path: Path) -> None:
+    """The sync that meets a new block fails and names it; the next one skips the blocked dealer, exits 0
+    and says the dealer is still blocked, with the block and what to do."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = dict(os.environ, **sandbox.env(), DAGSTER_HOME=str(home),
+               DEALER_PIPELINE_DATABASE_URL=f"sqlite:///{tmp_path / 'store.sqlite'}")
+    advertiser = next(d["advertiser_id"] for d in sandbox.world()["autotrader"]
+                      if d["on_integration"] and d["stock_sync"] and d["status"] == "Active")
+    dealer = f"autotrader:{advertiser}"
+    access = f"/autotrader/advertisers/{advertiser}/access"
+    sandbox.control("POST", access, {"stock_sync": False})
+    try:
+        first = _cli(["sync", "--source", "autotrader", "--dealer", dealer, "--no-publish"], env)
+        second = _cli(["sync", "--source", "autotrader", "--dealer", dealer, "--no-publish"], env)
+    finally:
+        sandbox.control("POST", access, {"stock_sync": True})
+
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert any(line.startswith(f"FAILED {dealer}") and "403B" in line for line in first.stdout.splitlines())
+    blocked = [line for line in first.stdout.splitlines() if line.startswith(f"still blocked: {dealer}: block ")]
+    assert len(blocked) == 1 and "403B" in blocked[0] and "contact Autotrader" in blocked[0]
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "FAILED" not in second.stdout and f"ok     {dealer}" in second.stdout
+    assert [line for line in second.stdout.splitlines() if line.startswith("still blocked:")] == blocked

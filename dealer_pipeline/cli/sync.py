@@ -104,10 +104,29 @@ def sync(ctx: click.Context, sources: tuple[str, ...], dealers: tuple[str, ...],
         click.echo(f"skipped {source}: its assets are not part of the definitions")
     for dealer in report.unknown_dealers:
         click.echo(f"unknown dealer {dealer}: not among the source's partitions (is it on the integration?)")
+    vendors = (sources or ("autotrader", "webmotors")) + (() if no_publish else ("autocosmos", "autochat"))
+    for line in still_blocked(vendors, set(dealers) or None):
+        click.echo(line)
     snapshot = progress.board.snapshot()
     failed_dealers = sorted({d for run in report.failed for d in (run.failed_dealers or run.dealers)})
     click.echo(f"{len(report.runs)} runs, {len(report.failed)} failed; {snapshot.vehicles:,} vehicles, "
                f"{snapshot.calls:,} vendor calls in {_clock(snapshot.elapsed)}"
                + (f"; dealers failed: {', '.join(failed_dealers)}" if failed_dealers else ""))
-    if report.failed or report.unknown_dealers:
+    if report.failed or report.unknown_dealers:  # new problems only: a known block skips its dealer
         raise SystemExit(1)
+
+
+def still_blocked(vendors: tuple[str, ...], dealers: set[str] | None) -> list[str]:
+    """One line per open block of these vendors that stops these dealers (all when None) or every dealer:
+    known problems waiting for a person, which the runs skipped rather than failed."""
+    from dealer_pipeline.http.blocks import list_blocks
+
+    lines = []
+    for block in list_blocks(get_engine()):
+        if block.vendor not in vendors or (dealers is not None and block.dealer_id not in dealers | {None}):
+            continue
+        who = block.dealer_id or f"every {block.vendor} dealer"
+        scope = f"{block.vendor} {block.service or 'all services'}" + (" (one request)" if block.request_only else "")
+        lines.append(f"still blocked: {who}: block {block.id} ({block.reason}, {scope}) since "
+                     f"{block.created_at:%Y-%m-%d %H:%M} UTC: {block.action or 'see dealer-pipeline blocks list'}")
+    return lines
