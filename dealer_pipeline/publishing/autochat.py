@@ -8,9 +8,10 @@ Autochat has create, replace and delete only (api/autochat.md 2.2-2.3), so:
 create -> POST (a 409 switches to PUT); replace, price-only and reactivate -> PUT (a 404
 falls back to POST); suspend (reserved, hidden, or held back by the quality gate) and remove
 (sold, removed) -> DELETE, stored as `deleted`: the internalId may be created again when
-the vehicle is shown again. A 403 stops that dealer (an `api_blocks` row; later runs send
-nothing for it until an operator resolves the block); a 400 is stored with its field errors
-on the publication and that body is not sent again until the vehicle changes.
+the vehicle is shown again. Outcomes follow the engine's one failure semantics (`engine.py`):
+a 403 blocks that dealer (an `api_blocks` row; later runs send nothing for it until an operator
+resolves the block); a 400 is stored with its field errors on the publication and that body is
+not sent again until the vehicle changes.
 
 Options (ACH-CAR-2): our equipment (Autotrader features, Webmotors acessórios) is mapped to
 names of `GET /api/options`, fetched once per run; a feature with no mapping, or mapped to
@@ -20,10 +21,9 @@ a name missing from the list (staging and production differ), is dropped and fla
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Mapping, Sequence
@@ -33,7 +33,8 @@ import sqlalchemy as sa
 
 from dealer_pipeline.canonical.vocabulary import fold
 from dealer_pipeline.dealers_file import DealerEntry
-from dealer_pipeline.http import AuthFailed, VendorBlocked, VendorError
+from dealer_pipeline.http import VendorError
+from dealer_pipeline.publishing.engine import Outcome, Report, run
 from dealer_pipeline.publishing.core import (
     Change,
     Desired,
@@ -49,8 +50,6 @@ from dealer_pipeline.publishing.core import (
 )
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.vendors.autochat import AutochatClient, AutochatRejected, CarResult, render_field_errors
-
-log = logging.getLogger(__name__)
 
 TARGET = "autochat"
 PRICE_KEYS = ("salesPrice", "currency")
@@ -289,27 +288,83 @@ def draft(intent: Intent, options: OptionIndex) -> Draft:
     return Draft(body, flags=flags)
 
 
-# ---- one dealer's run ----------------------------------------------------------------------------
+# ---- one dealer's run: the Autochat target of the publishing engine ----------------------------------------
 
 
-@dataclass
-class AutochatRun:
-    """What publishing one dealer did (for Dagster metadata and tests)."""
+class AutochatTarget:
+    """Autochat's planning and calls for one dealer (`engine.Run` drives them). Its contract has no list
+    or read call (api/autochat.md 2.2-2.4), so there is nothing to read back: a car deleted on Autochat's
+    side is found by the next change to it (a PUT answered 404 falls back to POST)."""
 
-    dealer_id: str
-    skipped: str | None = None
-    planned: dict[str, int] = field(default_factory=dict)
-    requests: Counter = field(default_factory=Counter)      # "POST 201", "PUT 404", ...
-    succeeded: int = 0
-    failed: int = 0
-    rejected: int = 0
-    not_sent: int = 0
-    unmapped_features: Counter = field(default_factory=Counter)
-    unknown_options: Counter = field(default_factory=Counter)
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    stopped: str | None = None     # why sending stopped early (vendor trouble); the rest waits for the next run
-    auth_failed: bool = False
+    name = TARGET
+
+    def __init__(self, engine: sa.Engine, client: AutochatClient, dealer: DealerEntry, *,
+                 option_map: Mapping[str, Sequence[str]] | None = None, today: date | None = None) -> None:
+        self.engine, self.client, self.dealer = engine, client, dealer
+        self.option_map, self.today = option_map, today
+        self.requests: Counter = Counter()      # "POST 201", "PUT 404", ...
+
+    def skip_reason(self, report: Report) -> str | None:
+        if not self.dealer.autochat_dealership_id:
+            return "the dealer does not publish to Autochat (no publish.autochat in the dealers file)"
+        cars_path = self.client.contract.cars_path
+        block = self.client.http.blocks.find(dealer_id=self.dealer.dealer_id,
+                                             service=self.client.http.policy.service_of(cars_path),
+                                             method="POST", path=cars_path)
+        if block is None:
+            return None
+        report.blocks.append({"id": block.id, "reason": block.reason, "action": block.action})
+        report.blocked = f"block {block.id} ({block.reason}) is unresolved: {block.action}"
+        return report.blocked
+
+    def plan(self, report: Report) -> list[Change]:
+        with self.engine.connect() as conn:
+            intents = desired_states(conn, TARGET, self.dealer.dealer_id, self.dealer.autochat_dealership_id or "",
+                                     reusable_after_removal=True, today=self.today)
+        index: OptionIndex | None = None
+        if any(i.desired in (Desired.PUBLISH, Desired.SUSPEND) for i in intents):
+            index = OptionIndex(self.client.options(), self.option_map)
+        changes = plan(intents, lambda intent: draft(intent, index) if index else Draft(None), price_keys=PRICE_KEYS)
+        report.planned.update(c.op.value for c in changes)
+        unmapped, unknown = Counter(), Counter()
+        for change in changes:
+            unmapped.update(change.flags.get("unmapped_features", []))
+            unknown.update(change.flags.get("unknown_options", []))
+        report.details.update(unmapped_features=_top(unmapped), unknown_options=_top(unknown),
+                              dropped_options=sum(unmapped.values()) + sum(unknown.values()),
+                              requests=self.requests)
+        with transaction(self.engine) as conn:
+            for change in changes:
+                if change.op is Op.HOLD:
+                    record_hold(conn, change)
+        return [c for c in changes if c.op not in (Op.NOTHING, Op.HOLD)]
+
+    def kind(self, change: Change) -> str:
+        return change.op.value
+
+    def send(self, change: Change, report: Report) -> None:
+        result = _execute(self.client, change, self.dealer.dealer_id)
+        self.requests.update(result.requests)
+        report.sent.update(result.requests)
+        with transaction(self.engine) as conn:
+            _record_result(conn, change, result)
+
+    def record_failure(self, change: Change, outcome: Outcome, error: str, exc: VendorError | None) -> None:
+        if exc is not None and exc.status is not None:
+            self.requests[f"{exc.method} {exc.status}"] += 1
+        field_errors = exc.field_errors if isinstance(exc, AutochatRejected) else None
+        if isinstance(exc, AutochatRejected):
+            error = f"{exc.status} {render_field_errors(exc.field_errors) or exc.message}"
+        with transaction(self.engine) as conn:
+            record_failure(conn, change, status=exc.status if exc else None, error=error,
+                           refused=outcome is Outcome.REFUSED, field_errors=field_errors or None)
+
+    def read_back(self, report: Report) -> None:
+        """Nothing to read: the contract lists no cars."""
+
+
+def _top(counter: Counter, limit: int = 50) -> dict[str, int]:
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
 
 
 def _execute(client: AutochatClient, change: Change, dealer_id: str) -> CarResult:
@@ -332,78 +387,6 @@ def _record_result(conn: sa.Connection, change: Change, result: CarResult) -> No
 
 
 def publish_dealer(engine: sa.Engine, client: AutochatClient, dealer: DealerEntry, *,
-                   option_map: Mapping[str, Sequence[str]] | None = None, today: date | None = None) -> AutochatRun:
+                   option_map: Mapping[str, Sequence[str]] | None = None, today: date | None = None) -> Report:
     """Bring Autochat in line with the store for one dealer; every outcome lands in `publications`."""
-    run = AutochatRun(dealer.dealer_id)
-    dealership = dealer.autochat_dealership_id
-    if not dealership:
-        run.skipped = "the dealer does not publish to Autochat (no publish.autochat in the dealers file)"
-        return run
-    cars_path = client.contract.cars_path
-    block = client.http.blocks.find(dealer_id=dealer.dealer_id, service=client.http.policy.service_of(cars_path),
-                                    method="POST", path=cars_path)
-    if block is not None:
-        run.skipped = f"block {block.id} ({block.reason}) is unresolved: {block.action}"
-        run.blocks.append({"id": block.id, "reason": block.reason, "action": block.action})
-        return run
-
-    with engine.connect() as conn:
-        intents = desired_states(conn, TARGET, dealer.dealer_id, dealership, reusable_after_removal=True, today=today)
-    index: OptionIndex | None = None
-    if any(i.desired in (Desired.PUBLISH, Desired.SUSPEND) for i in intents):
-        index = OptionIndex(client.options(), option_map)
-    changes = plan(intents, lambda intent: draft(intent, index) if index else Draft(None), price_keys=PRICE_KEYS)
-    run.planned = dict(Counter(c.op.value for c in changes))
-    for change in changes:
-        run.unmapped_features.update(change.flags.get("unmapped_features", []))
-        run.unknown_options.update(change.flags.get("unknown_options", []))
-
-    for change in changes:
-        if change.op is Op.NOTHING:
-            continue
-        if change.op is Op.HOLD:
-            with transaction(engine) as conn:
-                record_hold(conn, change)
-            continue
-        if run.stopped:
-            run.not_sent += 1
-            with transaction(engine) as conn:
-                record_failure(conn, change, status=None, error=f"not sent: {run.stopped}")
-            continue
-        _send_one(engine, client, change, dealer.dealer_id, run)
-    return run
-
-
-def _send_one(engine: sa.Engine, client: AutochatClient, change: Change, dealer_id: str, run: AutochatRun) -> None:
-    try:
-        result = _execute(client, change, dealer_id)
-    except AutochatRejected as exc:
-        run.rejected += 1
-        run.requests[f"{exc.method} {exc.status}"] += 1
-        error = f"{exc.status} {render_field_errors(exc.field_errors) or exc.message}"
-        with transaction(engine) as conn:
-            record_failure(conn, change, status=exc.status, error=error, refused=True,
-                           field_errors=exc.field_errors or None)
-        return
-    except VendorBlocked as exc:
-        run.failed += 1
-        if exc.status is not None:
-            run.requests[f"{exc.method} {exc.status}"] += 1
-        run.blocks.append({"id": exc.block_id, "reason": exc.reason, "action": exc.action})
-        run.stopped = f"Autochat calls for {dealer_id} are blocked (block {exc.block_id}): {exc.action}"
-        log.error("Autochat stopped for %s, needs an operator: %s", dealer_id, exc)
-        with transaction(engine) as conn:
-            record_failure(conn, change, status=exc.status, error=str(exc))
-        return
-    except VendorError as exc:
-        run.failed += 1
-        run.errors.append(str(exc))
-        run.stopped = f"Autochat failed ({type(exc).__name__}); the remaining operations wait for the next run"
-        run.auth_failed = isinstance(exc, AuthFailed)
-        with transaction(engine) as conn:
-            record_failure(conn, change, status=exc.status, error=str(exc))
-        return
-    run.succeeded += 1
-    run.requests.update(result.requests)
-    with transaction(engine) as conn:
-        _record_result(conn, change, result)
+    return run(AutochatTarget(engine, client, dealer, option_map=option_map, today=today), dealer.dealer_id)

@@ -7,8 +7,11 @@ change, PUT for everything else (suspend/reactivate through `Activa`), DELETE on
 or removed. A 409 on create is read back and replaced, never dodged with another ExternalId.
 A PUT never carries an empty `Fotos` list: a vehicle without a usable photo is suspended by a
 PATCH of `Activa` instead (or not created). Before the first publication for an agency, access
-is confirmed through the API (the agency webhook body is unsigned); after sending photos, the
-publications are read back to catch ones Autocosmos suspended on its own.
+is confirmed through the API (the agency webhook body is unsigned); after the writes, every run
+reads the agency's publications back (`readback.py`) to catch what Autocosmos suspended,
+archived or deleted on its own, and heals what the contract lets it heal. `AutocosmosTarget`
+supplies this planning and these calls; the publishing engine (`engine.py`) runs them with the
+failure semantics shared by every target.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Callable, Mapping
@@ -29,6 +32,7 @@ from dealer_pipeline.catalogue.spec import DEFAULT_VOCABULARY, Vocabulary
 from dealer_pipeline.http import AuthFailed, VendorBlocked, VendorError
 from dealer_pipeline.http.blocks import list_blocks
 from dealer_pipeline.publishing import core, readback
+from dealer_pipeline.publishing.engine import Outcome, Report, Run, classify
 from dealer_pipeline.publishing.core import Change, Desired, Draft, Intent, Op, State
 from dealer_pipeline.publishing.photos import PhotoChecker, split_photos
 from dealer_pipeline.store.engine import transaction
@@ -64,42 +68,6 @@ class AutocosmosOptions:
     default_color: str = "No especificado"
     readback_delay_seconds: float = 5.0
     audit: bool = False   # also compare each live publication's content with what Autocosmos accepted (daily)
-
-
-@dataclass
-class DealerReport:
-    """What one dealer's run did (becomes the asset's metadata)."""
-
-    dealer_id: str
-    adminmail: str
-    planned: Counter = field(default_factory=Counter)       # op -> changes planned
-    sent: Counter = field(default_factory=Counter)          # request kind -> requests that succeeded
-    failed: Counter = field(default_factory=Counter)        # op -> changes that failed
-    held_reasons: Counter = field(default_factory=Counter)
-    flagged_photos: int = 0
-    vehicles_with_flagged_photos: int = 0
-    vendor_changes: list[readback.VendorChange] = field(default_factory=list)
-    healed: list[str] = field(default_factory=list)
-    vendor_archived: list[str] = field(default_factory=list)     # found archived by a 409 on a change
-    reconciled: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    blocked: str | None = None
-    confirmed_agency: bool = False
-    read_back: bool = False
-    read_back_calls: int = 0
-    catalogue: dict[str, Any] = field(default_factory=dict)
-
-    def metadata(self) -> dict[str, Any]:
-        return {"dealer_id": self.dealer_id, "planned": dict(self.planned), "sent": dict(self.sent),
-                "failed": dict(self.failed), "held": self.planned["hold"],
-                "held_reasons": dict(self.held_reasons.most_common(20)), "flagged_photos": self.flagged_photos,
-                "vehicles_with_flagged_photos": self.vehicles_with_flagged_photos,
-                **readback.summary(self.vendor_changes, self.healed),
-                "archived_found_on_change": len(self.vendor_archived), "reconciled_409": len(self.reconciled),
-                "errors": self.errors[:20], "blocked": self.blocked or "",
-                "agency_confirmed_now": self.confirmed_agency, "read_back": self.read_back,
-                "read_back_calls": self.read_back_calls,
-                "catalogue": self.catalogue}
 
 
 # ---- drafting payloads --------------------------------------------------------------------------------
@@ -164,8 +132,8 @@ def draft_payload(intent: Intent, match: CatalogMatch | None, photos: list[str],
 
 
 # ---- the run -------------------------------------------------------------------------------------------
-class DealerStopped(Exception):
-    """The run for this dealer stopped early (a transient failure); the rest is planned again next run."""
+class ExternalIdArchived(PublicationConflict):
+    """A 409 on create read back as archived: the ExternalId is final at Autocosmos; an operator decides."""
 
 
 def _agency_confirmed(conn: sa.Connection, adminmail: str) -> bool:
@@ -195,8 +163,10 @@ def _open_block(engine: sa.Engine, dealer_id: str) -> str | None:
     return None
 
 
-class DealerRun:
-    """One dealer's publishing run; `run()` returns its report."""
+class AutocosmosTarget:
+    """Autocosmos' planning and calls for one dealer (`engine.Run` drives them, with its failure semantics)."""
+
+    name = TARGET
 
     def __init__(self, engine: sa.Engine, client: AutocosmosClient, photos: PhotoChecker, dealer_id: str,
                  adminmail: str, options: AutocosmosOptions = AutocosmosOptions(), *, today: date | None = None,
@@ -209,12 +179,25 @@ class DealerRun:
         self.options = options
         self.today = today
         self.sleep = sleep
-        self.report = DealerReport(dealer_id, adminmail)
+        self.report = Report(TARGET, dealer_id)
+        self.details = self.report.details
+        self.details.update(flagged_photos=0, vehicles_with_flagged_photos=0, held=0, held_reasons={},
+                            reconciled_409=0, archived_found_on_change=0, agency_confirmed_now=False,
+                            read_back=False, read_back_calls=0, catalogue={}, **readback.summary([], []))
+        self._entries: list[dict[str, Any]] | None = None   # the agency's list, when read this run before sending
         self._sent_photos = False
         self._written: set[str] = set()   # lower-case ExternalIds written this run
 
+    def skip_reason(self, report: Report) -> str | None:
+        report.blocked = _open_block(self.engine, self.dealer_id)
+        return report.blocked
+
+    def kind(self, change: Change) -> str:
+        return change.op.value
+
     # ---- planning ----
-    def plan(self) -> list[Change]:
+    def plan(self, report: Report) -> list[Change]:
+        self._confirm_if_needed()
         with self.engine.connect() as conn:
             intents = core.desired_states(conn, TARGET, self.dealer_id, self.adminmail, reusable_after_removal=False,
                                           today=self.today)
@@ -223,7 +206,7 @@ class DealerRun:
         if listed:
             resolution = resolve_specs(self.engine, self.client, [i.vehicle for i in listed],  # type: ignore[misc]
                                        threshold=self.options.threshold, vocabulary=self.options.vocabulary)
-            self.report.catalogue = resolution.metadata()
+            self.details["catalogue"] = resolution.metadata()
         with self.engine.connect() as conn:
             matches = load_matches(conn, [s[0] for s in specs.values() if s is not None])
         checks = self.photos.check(url for i in listed for url in (i.vehicle or {}).get("images") or [])
@@ -234,70 +217,45 @@ class DealerRun:
             match = matches.get(spec[0]) if spec else None
             kept, dropped = split_photos((intent.vehicle or {}).get("images") or [], checks)
             if dropped:
-                self.report.flagged_photos += len(dropped)
-                self.report.vehicles_with_flagged_photos += 1
+                self.details["flagged_photos"] += len(dropped)
+                self.details["vehicles_with_flagged_photos"] += 1
             return draft_payload(intent, match, kept, dropped, options=self.options,
                                  amount_field=contract.amount_field, photos_field=contract.photos_field)
 
         changes = core.plan(intents, build, price_keys=PRICE_KEYS, ignore_keys=IGNORE_KEYS)
-        self.report.planned.update(c.op.value for c in changes)
-        self.report.held_reasons.update(c.why.split(" — ")[0][:120] for c in changes if c.op is Op.HOLD)
-        return changes
+        report.planned.update(c.op.value for c in changes)
+        held = Counter(c.why.split(" — ")[0][:120] for c in changes if c.op is Op.HOLD)
+        self.details.update(held=report.planned["hold"], held_reasons=dict(held.most_common(20)))
+        with transaction(self.engine) as conn:
+            for change in changes:
+                if change.op is Op.HOLD:
+                    core.record_hold(conn, change)
+        return [c for c in changes if c.op not in (Op.NOTHING, Op.HOLD)]
 
-    # ---- running ----
-    def run(self) -> DealerReport:
-        blocked = _open_block(self.engine, self.dealer_id)
-        if blocked:
-            self.report.blocked = blocked
-            return self.report
-        try:
-            entries = self._confirm_if_needed()
-            changes = self.plan()
-            to_send = [c for c in changes if c.op not in (Op.NOTHING, Op.HOLD)]
-            with transaction(self.engine) as conn:
-                for change in changes:
-                    if change.op is Op.HOLD:
-                        core.record_hold(conn, change)
-            for change in to_send:
-                self._apply(change)
-            self._read_back(entries)
-        except DealerStopped as exc:
-            self.report.errors.append(str(exc)[:300])
-        except VendorBlocked as exc:
-            self.report.blocked = str(exc)
-        return self.report
-
-    def _confirm_if_needed(self) -> list[dict[str, Any]] | None:
+    def _confirm_if_needed(self) -> None:
         with self.engine.connect() as conn:
             if _agency_confirmed(conn, self.adminmail):
-                return None
-        entries = confirm_agency(self.engine, self.client, self.dealer_id, self.adminmail)
-        self.report.confirmed_agency = True
+                return
+        self._entries = confirm_agency(self.engine, self.client, self.dealer_id, self.adminmail)
+        self.details["agency_confirmed_now"] = True
         self.report.sent["confirm_agency"] += 1
-        return entries
 
-    def _apply(self, change: Change) -> None:
+    def send(self, change: Change, report: Report) -> None:
         handlers = {Op.CREATE: self._create, Op.REPLACE: self._put, Op.REACTIVATE: self._put, Op.SUSPEND: self._put,
                     Op.PRICE: self._price, Op.REMOVE: self._archive}
-        try:
-            handlers[change.op](change)
-        except PublicationRefused as exc:
-            self._failed(change, exc.status, f"Autocosmos refused it (400): {exc.errors}", refused=True)
-        except UnsupportedMediaType as exc:
-            self._failed(change, exc.status, f"Autocosmos refused the media type (415): {exc.message}")
-        except (VendorBlocked, AuthFailed):
-            raise
-        except VendorError as exc:
-            self._failed(change, exc.status, str(exc))
-            if exc.status is None or exc.status >= 429:
-                raise DealerStopped(f"stopped after a transient failure, the rest is retried next run: {exc}") \
-                    from None
+        handlers[change.op](change)
 
-    def _failed(self, change: Change, status: int | None, error: str, refused: bool = False) -> None:
-        self.report.failed[change.op.value] += 1
-        self.report.errors.append(f"{change.external_id}: {error}"[:300])
+    def record_failure(self, change: Change, outcome: Outcome, error: str, exc: VendorError | None) -> None:
+        if isinstance(exc, PublicationRefused):
+            error = f"Autocosmos refused it (400): {exc.errors}"
+        elif isinstance(exc, UnsupportedMediaType):
+            error = f"Autocosmos refused the media type (415): {exc.message}"
         with transaction(self.engine) as conn:
-            core.record_failure(conn, change, status=status, error=error, refused=refused)
+            core.record_failure(conn, change, status=exc.status if exc else None, error=error,
+                                refused=isinstance(exc, PublicationRefused),
+                                op_label="reconcile" if isinstance(exc, ExternalIdArchived) else None)
+            if isinstance(exc, ExternalIdArchived):
+                core.record_state(conn, TARGET, change.vehicle_id, state=State.ARCHIVED, note=error)
 
     def _ok(self, change: Change, status: int, kind: str, **kw: Any) -> None:
         self.report.sent[kind] += 1
@@ -328,14 +286,10 @@ class DealerRun:
     def _reconcile(self, change: Change, body: dict[str, Any]) -> None:
         """409 on create: the ExternalId exists at Autocosmos. Read it; replace it unless archived."""
         current = self.client.get_publication(self.adminmail, change.external_id, dealer_id=self.dealer_id)
-        self.report.reconciled.append(change.external_id)
+        self.details["reconciled_409"] += 1
         if current is not None and current.get("Estado") == ESTADO_ARCHIVED:
-            note = "ExternalId already archived at Autocosmos: it cannot be used again; needs an operator"
-            with transaction(self.engine) as conn:
-                core.record_failure(conn, change, status=409, error=note, op_label="reconcile")
-                core.record_state(conn, TARGET, change.vehicle_id, state=State.ARCHIVED, note=note)
-            self.report.failed["reconcile"] += 1
-            return
+            raise ExternalIdArchived("ExternalId already archived at Autocosmos: it cannot be used again; needs an "
+                                     "operator", vendor=VENDOR, method="POST", status=409)
         if current is None:
             raise PublicationConflict("409 on create but the publication cannot be read back", vendor=VENDOR,
                                       method="GET", status=404)
@@ -378,7 +332,8 @@ class DealerRun:
             if self._has_photos(body):
                 self._recreate(change, body)
             else:
-                self._failed(change, 404, "publication unknown at Autocosmos and no valid photo to re-create it")
+                raise VendorError("publication unknown at Autocosmos and no valid photo to re-create it",
+                                  vendor=VENDOR, method="PATCH", status=404)
             return
         self._ok(change, response.status, "patch", op_label=label)
 
@@ -392,7 +347,7 @@ class DealerRun:
         note = "archived at Autocosmos (409 on change): the ExternalId cannot be used again"
         with transaction(self.engine) as conn:
             core.record_state(conn, TARGET, change.vehicle_id, state=State.ARCHIVED, note=note)
-        self.report.vendor_archived.append(change.external_id)
+        self.details["archived_found_on_change"] += 1
         self._written.add(change.external_id.lower())
 
     def _archive(self, change: Change) -> None:
@@ -401,7 +356,8 @@ class DealerRun:
                  state=State.ARCHIVED, op_label="archive", archive_outcome=outcome)
 
     # ---- reading the vendor's states back (AC-STATE-1), every run, after the writes ----
-    def _read_back(self, entries: list[dict[str, Any]] | None) -> None:
+    def read_back(self, report: Report) -> None:
+        entries = self._entries
         with self.engine.connect() as conn:
             pubs = core.load_publications(conn, TARGET, dealer_id=self.dealer_id)
         if not any(p.live for p in pubs.values()):
@@ -410,22 +366,23 @@ class DealerRun:
             if self._sent_photos and self.options.readback_delay_seconds > 0:
                 self.sleep(self.options.readback_delay_seconds)
             entries = self.client.list_publications(self.adminmail, dealer_id=self.dealer_id)
-            self.report.read_back_calls += 1
-        self.report.read_back = True
+            self.details["read_back_calls"] += 1
+        self.details["read_back"] = True
         contract = self.client.contract
         accepted = {p.external_id.lower(): p.payload for p in pubs.values()} if self.options.audit else {}
         seen = {key: seen_entry(e, contract.photos_field, accepted.get(key), amount_field=contract.amount_field)
                 for e in entries for key in [str(e.get("ExternalId", "")).lower()]}
         changes = readback.compare(pubs.values(), seen, gone_reason=GONE_REASON, gone_heal=readback.Heal.RECREATE,
                                    written=self._written)
+        healed: list[str] = []
         for change in changes:
             healing, status = self._heal(change)
             with transaction(self.engine) as conn:
                 readback.record(conn, change, healing=healing)
                 if status is not None:
                     readback.record_healed(conn, change, status=status)
-                    self.report.healed.append(change.publication.external_id)
-        self.report.vendor_changes += changes
+                    healed.append(change.publication.external_id)
+        self.details.update(readback.summary(changes, healed))
 
     def _heal(self, change: readback.VendorChange) -> tuple[str | None, int | None]:
         """Undo a change the contract lets us undo: PUT the accepted payload (it has valid photos) to lift a
@@ -444,9 +401,9 @@ class DealerRun:
             else:
                 response = self.client.create(self.adminmail, body, dealer_id=self.dealer_id)
                 kind = "post"
-        except (VendorBlocked, AuthFailed):
-            raise
         except VendorError as exc:
+            if classify(exc) is Outcome.BLOCKED or isinstance(exc, AuthFailed):
+                raise
             return f"heal failed: {exc}"[:500], None
         if response is None:
             return "heal failed: the publication is unknown at Autocosmos (404)", None
@@ -509,9 +466,10 @@ def seen_entry(entry: Mapping[str, Any], photos_field: str = "Fotos", accepted: 
 
 def publish_dealer(engine: sa.Engine, client: AutocosmosClient, photos: PhotoChecker, dealer_id: str,
                    adminmail: str, options: AutocosmosOptions = AutocosmosOptions(), *,
-                   today: date | None = None) -> DealerReport:
+                   today: date | None = None) -> Report:
     """Bring Autocosmos in line with our store for one dealer; see the module docstring."""
-    return DealerRun(engine, client, photos, dealer_id, adminmail, options, today=today).run()
+    target = AutocosmosTarget(engine, client, photos, dealer_id, adminmail, options, today=today)
+    return Run(target, target.report).execute()
 
 
 def _dealers_with_listed_stock(engine: sa.Engine, dealer_ids: list[str]) -> set[str]:

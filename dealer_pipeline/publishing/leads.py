@@ -9,11 +9,13 @@ the vehicle its ExternalId names (looked up in our Autocosmos `publications`).
 Forwarding (api/webmotors.md 2.6), for Webmotors dealers only, **once each**: a lead is
 claimed (`forward_status` pending -> sending, one conditional UPDATE) in its own committed
 transaction before `POST /crm/v1/leads`, and marked `forwarded` (with `forwarded_at` and the
-CRM id) after. Whatever leaves the outcome unknown (a timeout, a 5xx, an unreadable 2xx, or a
-process that died while `sending`) marks it `needs_operator`: it is never re-sent
-automatically, because Webmotors may already hold it. Only answers Webmotors gives before
-acting (429 after the client's own re-sends, 401, a block, a call never sent) put it back
-to `pending` for the next run. A 400/422 is `rejected` with the vendor's reason.
+CRM id) after. The run follows the publishing engine's failure semantics (`engine.py`: a
+blocked or transient failure stops it, the leads not reached stay `pending`). Whatever leaves
+the outcome unknown (a timeout, a 5xx, an unreadable 2xx, or a process that died while
+`sending`) marks it `needs_operator`: it is never re-sent automatically, because Webmotors may
+already hold it. Only answers Webmotors gives before acting (429 after the client's own
+re-sends, 401, a block, a call never sent) put it back to `pending` for the next run. A
+400/422 is `rejected` with the vendor's reason.
 
 `forward_status`: `pending`, `sending`, `forwarded`, `needs_operator`, `rejected`,
 `not_applicable` (the dealer has no Cockpit CRM: not a Webmotors dealer), `malformed`.
@@ -25,20 +27,21 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 
 from dealer_pipeline.dealers_file import DealerEntry
-from dealer_pipeline.http import AuthFailed, MalformedResponse, VendorBlocked, VendorError, WaitBudgetExceeded
+from dealer_pipeline.http import AuthFailed, VendorError, WaitBudgetExceeded
 from dealer_pipeline.publishing.core import SOURCE_PREFIX
+from dealer_pipeline.publishing.engine import NotSendable, Outcome, Report, run
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.repository import insert_ignore
 from dealer_pipeline.store.schema import leads, publications, vehicles
 from dealer_pipeline.store.types import utcnow
-from dealer_pipeline.vendors.webmotors import WebmotorsClient, WebmotorsRejected
+from dealer_pipeline.vendors.webmotors import WebmotorsClient
 
 log = logging.getLogger(__name__)
 
@@ -98,25 +101,23 @@ def vehicle_of(conn: sa.Connection, dealer_id: str, adminmail: str, external_id:
 
 
 @dataclass
-class LeadsRun:
-    """What one dealer's lead run did (for Dagster metadata and tests)."""
+class PollStats:
+    """What polling the agency's enquiries found (part of the run's metadata)."""
 
-    dealer_id: str
-    skipped: str | None = None
     desde: str | None = None
     fetched: int = 0
     new: int = 0
     duplicates: int = 0
     malformed: int = 0
     unmatched_vehicle: int = 0
-    forward: Counter = field(default_factory=Counter)   # outcome -> count this run
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    stopped: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"desde": self.desde or "", "fetched": self.fetched, "new": self.new, "duplicates": self.duplicates,
+                "malformed": self.malformed, "unmatched_vehicle": self.unmatched_vehicle}
 
 
 def store_enquiries(engine: sa.Engine, dealer: DealerEntry, adminmail: str, entries: list[Mapping[str, Any]],
-                    run: LeadsRun) -> None:
+                    run: PollStats) -> None:
     """Insert each enquiry once (raw payload kept); a malformed one is kept under a content key."""
     forwardable = dealer.source == "webmotors"
     now = utcnow()
@@ -149,7 +150,7 @@ def store_enquiries(engine: sa.Engine, dealer: DealerEntry, adminmail: str, entr
                 run.duplicates += 1
 
 
-def poll_enquiries(engine: sa.Engine, fetch: FetchEnquiries, dealer: DealerEntry, run: LeadsRun) -> None:
+def poll_enquiries(engine: sa.Engine, fetch: FetchEnquiries, dealer: DealerEntry, run: PollStats) -> None:
     adminmail = dealer.autocosmos_adminmail
     assert adminmail
     with engine.connect() as conn:
@@ -221,78 +222,96 @@ def _ad_id(conn: sa.Connection, vehicle_id: str | None) -> int | None:
         return None
 
 
-def forward_pending(engine: sa.Engine, client: WebmotorsClient, dealer: DealerEntry, run: LeadsRun, *,
-                    origin: str, run_id: str | None = None) -> None:
-    """Insert each pending lead of a Webmotors dealer into its Cockpit CRM, at most once."""
-    released = release_stale_claims(engine, dealer.dealer_id)
-    run.forward[NEEDS_OPERATOR] += released
-    with engine.connect() as conn:
-        pending = conn.execute(sa.select(leads).where(leads.c.source == SOURCE, leads.c.dealer_id == dealer.dealer_id,
-                                                      leads.c.forward_status == PENDING)
-                               .order_by(leads.c.id)).mappings().all()
-        ads = {row["id"]: _ad_id(conn, row["vehicle_id"]) for row in pending}
-    for row in pending:
-        if run.stopped:
-            run.forward["not_sent"] += 1
-            continue
-        if not _claim(engine, row, run_id):
-            continue  # another run took it
-        outcome, values = _forward_one(client, row, ads[row["id"]], origin, run)
-        run.forward[outcome] += 1
-        with transaction(engine) as conn:
-            _set(conn, row["id"], forward_status=outcome, **values)
+class LeadsTarget:
+    """One dealer's leads as a publishing-engine target: planning polls the agency's enquiries and claims
+    nothing; each pending lead is claimed, then inserted. What a failure means for a lead follows from
+    at-most-once: Webmotors refused before acting (429, 401, a block, a wait past the budget, a call
+    never sent) -> pending again; the outcome is unknown (a timeout, a 5xx, an unreadable 2xx) ->
+    `needs_operator`; our data cannot be sent or Webmotors said it is wrong -> `rejected`. The CRM
+    contract lists no leads (api/webmotors.md 2.6), so nothing is read back."""
 
+    name = "leads"
 
-def _forward_one(client: WebmotorsClient, row: Mapping[str, Any], ad_id: int | None, origin: str,
-                 run: LeadsRun) -> tuple[str, dict[str, Any]]:
-    fields = crm_fields(row["payload"] or {})
-    try:
-        crm_id = client.insert_crm_lead(**fields, anuncio_id=ad_id, origem=origin)
-    except ValueError as exc:
-        return REJECTED, {"detail": _detail(row, error=f"not sendable: {exc}")}
-    except WebmotorsRejected as exc:
-        return REJECTED, {"detail": _detail(row, error=str(exc), status=exc.status)}
-    except (VendorBlocked, AuthFailed) as exc:
-        run.stopped = f"Webmotors CRM calls for {row['dealer_id']} stopped: {exc}"
-        if isinstance(exc, VendorBlocked):
-            run.blocks.append({"id": exc.block_id, "reason": exc.reason, "action": exc.action})
-        return PENDING, {"detail": _detail(row, error=str(exc), status=exc.status)}
-    except WaitBudgetExceeded as exc:
-        run.stopped = f"Webmotors asked us to wait longer than the budget: {exc}"
-        return PENDING, {"detail": _detail(row, error=str(exc), status=exc.status)}
-    except MalformedResponse as exc:
-        return NEEDS_OPERATOR, {"detail": _detail(row, error=f"accepted but unreadable answer: {exc}",
-                                                  status=exc.status)}
-    except VendorError as exc:
-        if exc.status == 429:  # Webmotors refused before acting: safe to send again next run
-            run.stopped = f"Webmotors kept answering 429: {exc}"
-            return PENDING, {"detail": _detail(row, error=str(exc), status=exc.status)}
-        run.errors.append(str(exc))
-        log.error("CRM lead %s for %s: outcome unknown, needs an operator: %s", row["lead_key"], row["dealer_id"], exc)
-        return NEEDS_OPERATOR, {"detail": _detail(row, error=f"outcome unknown, not re-sent: {exc}",
-                                                  status=exc.status)}
-    return FORWARDED, {"forwarded_at": utcnow(), "detail": _detail(row, crm_id=crm_id, error=None)}
+    def __init__(self, engine: sa.Engine, dealer: DealerEntry, fetch: FetchEnquiries,
+                 crm_client: Callable[[], WebmotorsClient] | None, *, origin: str, run_id: str | None = None) -> None:
+        self.engine, self.dealer, self.fetch, self.crm_client = engine, dealer, fetch, crm_client
+        self.origin, self.run_id = origin, run_id
+        self.poll = PollStats()
+        self.forward: Counter = Counter()   # forward_status set this run -> leads
+        self.client: WebmotorsClient | None = None
+        self.ads: dict[int, int | None] = {}
+
+    def skip_reason(self, report: Report) -> str | None:
+        if not self.dealer.autocosmos_adminmail:
+            return "the dealer has no Autocosmos agency (no publish.autocosmos in the dealers file)"
+        return None
+
+    def plan(self, report: Report) -> list[Mapping[str, Any]]:
+        report.details["forwarded"] = self.forward
+        poll_enquiries(self.engine, self.fetch, self.dealer, self.poll)
+        report.details.update(self.poll.as_dict())
+        if self.dealer.source != "webmotors" or self.crm_client is None:
+            return []
+        self.forward[NEEDS_OPERATOR] += release_stale_claims(self.engine, self.dealer.dealer_id)
+        with self.engine.connect() as conn:
+            pending = conn.execute(sa.select(leads).where(
+                leads.c.source == SOURCE, leads.c.dealer_id == self.dealer.dealer_id,
+                leads.c.forward_status == PENDING).order_by(leads.c.id)).mappings().all()
+            self.ads = {row["id"]: _ad_id(conn, row["vehicle_id"]) for row in pending}
+        if pending:
+            self.client = self.crm_client()   # only when a lead waits: no Webmotors call otherwise
+        report.planned["lead"] += len(pending)
+        return list(pending)
+
+    def kind(self, row: Mapping[str, Any]) -> str:
+        return "lead"
+
+    def send(self, row: Mapping[str, Any], report: Report) -> bool:
+        if not _claim(self.engine, row, self.run_id):
+            return False  # another run took it
+        assert self.client is not None
+        try:
+            crm_id = self.client.insert_crm_lead(**crm_fields(row["payload"] or {}), anuncio_id=self.ads[row["id"]],
+                                                 origem=self.origin)
+        except ValueError as exc:
+            raise NotSendable(str(exc)) from None
+        self._set(row, FORWARDED, forwarded_at=utcnow(), detail=_detail(row, crm_id=crm_id, error=None))
+        report.sent["crm_lead"] += 1
+        return True
+
+    def record_failure(self, row: Mapping[str, Any], outcome: Outcome, error: str, exc: VendorError | None) -> None:
+        status = exc.status if exc is not None else None
+        if outcome is Outcome.NOT_SENT:   # never claimed: stays pending, saying why it waits
+            self.forward["not_sent"] += 1
+            with transaction(self.engine) as conn:
+                conn.execute(sa.update(leads).where(leads.c.id == row["id"], leads.c.forward_status == PENDING)
+                             .values(detail=_detail(row, error=error)))
+            return
+        if outcome is Outcome.REFUSED:
+            self._set(row, REJECTED, detail=_detail(row, error=error, status=status))
+        elif outcome is Outcome.BLOCKED or isinstance(exc, (AuthFailed, WaitBudgetExceeded)) or status == 429:
+            self._set(row, PENDING, detail=_detail(row, error=error, status=status))
+        else:
+            log.error("CRM lead %s for %s: outcome unknown, needs an operator: %s", row["lead_key"],
+                      row["dealer_id"], error)
+            self._set(row, NEEDS_OPERATOR, detail=_detail(row, error=f"outcome unknown, not re-sent: {error}",
+                                                          status=status))
+
+    def read_back(self, report: Report) -> None:
+        """Nothing to read: the CRM contract lists no leads."""
+
+    def _set(self, row: Mapping[str, Any], status: str, **values: Any) -> None:
+        self.forward[status] += 1
+        with transaction(self.engine) as conn:
+            _set(conn, row["id"], forward_status=status, **values)
 
 
 def run_dealer(engine: sa.Engine, dealer: DealerEntry, fetch: FetchEnquiries,
                crm_client: Callable[[], WebmotorsClient] | None, *, origin: str,
-               run_id: str | None = None) -> LeadsRun:
+               run_id: str | None = None) -> Report:
     """Poll the dealer's agency for enquiries, then forward the pending ones to its CRM (Webmotors dealers).
 
     `crm_client` is called only when a lead waits (so a dealer with none makes no Webmotors call);
     the caller owns and closes the client it returns.
     """
-    run = LeadsRun(dealer.dealer_id)
-    if not dealer.autocosmos_adminmail:
-        run.skipped = "the dealer has no Autocosmos agency (no publish.autocosmos in the dealers file)"
-        return run
-    poll_enquiries(engine, fetch, dealer, run)
-    if dealer.source != "webmotors" or crm_client is None:
-        return run
-    with engine.connect() as conn:
-        waiting = conn.execute(sa.select(sa.func.count()).select_from(leads).where(
-            leads.c.source == SOURCE, leads.c.dealer_id == dealer.dealer_id,
-            leads.c.forward_status.in_((PENDING, SENDING)))).scalar_one()
-    if waiting:
-        forward_pending(engine, crm_client(), dealer, run, origin=origin, run_id=run_id)
-    return run
+    return run(LeadsTarget(engine, dealer, fetch, crm_client, origin=origin, run_id=run_id), dealer.dealer_id)

@@ -11,7 +11,8 @@ our channels (Autocosmos, Autochat) hold in `publications`:
   Webmotors knows those states from Cockpit itself).
 
 A report is sent (`PUT /marketplace/v1/anuncios/{id}/status`) only when it differs from the
-last one Webmotors accepted. The last report is kept in `publications` under the target
+last one Webmotors accepted, with the publishing engine's failure semantics (`engine.py`). The
+last report is kept in `publications` under the target
 `webmotors_status` (external_id = the ad id, account_id = the CNPJ, payload = the body,
 state `active` for Publicado, `error` for Erro), so the rule survives restarts and is
 queryable beside the channels' rows. A report Webmotors refuses (400, 404, 422) is not sent
@@ -22,24 +23,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import string
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
 from dealer_pipeline.dealers_file import DealerEntry
-from dealer_pipeline.http import VendorBlocked, VendorError
+from dealer_pipeline.http import VendorError
 from dealer_pipeline.publishing.core import LIVE_STATES, account_of
+from dealer_pipeline.publishing.engine import NOT_SENT, Outcome, Report, run
 from dealer_pipeline.store.engine import transaction
 from dealer_pipeline.store.repository import upsert
 from dealer_pipeline.store.schema import publications, vehicles
 from dealer_pipeline.store.types import utcnow
-from dealer_pipeline.vendors.webmotors import WebmotorsClient, WebmotorsNotFound, WebmotorsRejected
-
-log = logging.getLogger(__name__)
+from dealer_pipeline.vendors.webmotors import WebmotorsClient
 
 TARGET = "webmotors_status"
 CHANNELS = ("autocosmos", "autochat")
@@ -63,7 +62,9 @@ def check_url_template(template: str) -> str:
 
 
 @dataclass(frozen=True)
-class Report:
+class StatusReport:
+    """One vehicle's status report (what Webmotors is told)."""
+
     vehicle_id: str
     ad_id: int
     status: str
@@ -82,13 +83,13 @@ def _reason(channel_rows: Sequence[Mapping[str, Any]]) -> str | None:
     parts = []
     for row in channel_rows:
         why = row["last_error"] or (row["flags"] or {}).get("reasons")
-        if why:
+        if why and not why.startswith(NOT_SENT):   # a change waiting for the next run is no error yet
             parts.append(f"{row['target']}: {why}")
     return "; ".join(parts)[:MAX_MESSAGE] or None
 
 
 def report_for(vehicle: Mapping[str, Any], channel_rows: Sequence[Mapping[str, Any]],
-               url_template: str) -> Report | None:
+               url_template: str) -> StatusReport | None:
     """What to tell Webmotors about one vehicle given its channels' `publications` rows (pure)."""
     try:
         ad_id = int(vehicle["source_vehicle_id"])
@@ -99,15 +100,16 @@ def report_for(vehicle: Mapping[str, Any], channel_rows: Sequence[Mapping[str, A
         url = url_template.format_map({"external_id": active[0]["external_id"],
                                        "vehicle_id": vehicle["vehicle_id"], "ad_id": ad_id,
                                        "dealer_id": vehicle["dealer_id"]})
-        return Report(vehicle["vehicle_id"], ad_id, PUBLISHED, url, None)
+        return StatusReport(vehicle["vehicle_id"], ad_id, PUBLISHED, url, None)
     listed = vehicle["availability"] == "available" and vehicle["shown_on_dealer_site"] is not False
     if not listed or any(row["state"] in LIVE_STATES for row in channel_rows):
         return None
     message = _reason(channel_rows)
-    return Report(vehicle["vehicle_id"], ad_id, ERROR, None, message) if message else None
+    return StatusReport(vehicle["vehicle_id"], ad_id, ERROR, None, message) if message else None
 
 
-def desired_reports(conn: sa.Connection, dealer_id: str, channels: Iterable[str], url_template: str) -> list[Report]:
+def desired_reports(conn: sa.Connection, dealer_id: str, channels: Iterable[str], url_template: str
+                    ) -> list[StatusReport]:
     """The report each of the dealer's Webmotors vehicles should have now (those with one)."""
     channels = tuple(channels)
     rows = conn.execute(
@@ -133,29 +135,13 @@ def desired_reports(conn: sa.Connection, dealer_id: str, channels: Iterable[str]
     return reports
 
 
-@dataclass
-class StatusRun:
-    """What reporting one dealer did (for Dagster metadata and tests)."""
-
-    dealer_id: str
-    skipped: str | None = None
-    sent: Counter = field(default_factory=Counter)          # Publicado / Erro reports accepted
-    unchanged: int = 0
-    refused: int = 0
-    failed: int = 0
-    not_sent: int = 0
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    stopped: str | None = None
-
-
 def _stored(conn: sa.Connection, dealer_id: str) -> dict[str, sa.RowMapping]:
     return {row["vehicle_id"]: row for row in conn.execute(
         sa.select(publications).where(publications.c.target == TARGET, publications.c.dealer_id == dealer_id)
     ).mappings()}
 
 
-def _save(conn: sa.Connection, report: Report, dealer: DealerEntry, previous: sa.RowMapping | None, *,
+def _save(conn: sa.Connection, report: StatusReport, dealer: DealerEntry, previous: sa.RowMapping | None, *,
           status: int | None, error: str | None, accepted: bool, refused: bool = False) -> None:
     now = utcnow()
     flags = dict(previous["flags"] or {}) if previous is not None else {}
@@ -185,55 +171,58 @@ def skip_reason(dealer: DealerEntry, channels: Sequence[str] = CHANNELS) -> str 
     return None
 
 
+class StatusTarget:
+    """The status reports of one Webmotors dealer as a publishing-engine target. Webmotors' contract has no
+    call listing the reports it holds (api/webmotors.md 2.3), so nothing is read back."""
+
+    name = TARGET
+
+    def __init__(self, engine: sa.Engine, client: WebmotorsClient, dealer: DealerEntry, *,
+                 url_template: str = DEFAULT_URL_TEMPLATE, channels: Sequence[str] = CHANNELS) -> None:
+        self.engine, self.client, self.dealer = engine, client, dealer
+        self.url_template, self.channels = url_template, tuple(channels)
+        self.sent: Counter = Counter()        # Publicado / Erro reports accepted
+        self.previous: dict[str, sa.RowMapping] = {}
+
+    def skip_reason(self, report: Report) -> str | None:
+        return skip_reason(self.dealer, self.channels)
+
+    def plan(self, report: Report) -> list[StatusReport]:
+        mine = [t for t in self.channels if account_of(self.dealer, t)]
+        check_url_template(self.url_template)
+        with self.engine.connect() as conn:
+            reports = desired_reports(conn, self.dealer.dealer_id, mine, self.url_template)
+            self.previous = _stored(conn, self.dealer.dealer_id)
+        changed = []
+        for item in reports:
+            previous = self.previous.get(item.vehicle_id)
+            digest = item.digest()
+            if previous is None or digest not in (previous["payload_hash"], (previous["flags"] or {}).get("refused_hash")):
+                changed.append(item)
+        report.planned["report"] += len(changed)
+        report.details.update(reports_sent=self.sent, unchanged=len(reports) - len(changed))
+        return changed
+
+    def kind(self, item: StatusReport) -> str:
+        return "report"
+
+    def send(self, item: StatusReport, report: Report) -> None:
+        self.client.report_status(item.ad_id, item.status, url=item.url, message=item.message)
+        self.sent[item.status] += 1
+        report.sent["status"] += 1
+        with transaction(self.engine) as conn:
+            _save(conn, item, self.dealer, self.previous.get(item.vehicle_id), status=204, error=None, accepted=True)
+
+    def record_failure(self, item: StatusReport, outcome: Outcome, error: str, exc: VendorError | None) -> None:
+        with transaction(self.engine) as conn:
+            _save(conn, item, self.dealer, self.previous.get(item.vehicle_id), status=exc.status if exc else None,
+                  error=error, accepted=False, refused=outcome is Outcome.REFUSED)
+
+    def read_back(self, report: Report) -> None:
+        """Nothing to read: the contract lists no reports."""
+
+
 def report_dealer(engine: sa.Engine, client: WebmotorsClient, dealer: DealerEntry, *,
-                  url_template: str = DEFAULT_URL_TEMPLATE, channels: Sequence[str] = CHANNELS) -> StatusRun:
+                  url_template: str = DEFAULT_URL_TEMPLATE, channels: Sequence[str] = CHANNELS) -> Report:
     """Send each changed status report of one Webmotors dealer; outcomes land in `publications`."""
-    run = StatusRun(dealer.dealer_id, skipped=skip_reason(dealer, channels))
-    if run.skipped:
-        return run
-    mine = [t for t in channels if account_of(dealer, t)]
-    check_url_template(url_template)
-    with engine.connect() as conn:
-        reports = desired_reports(conn, dealer.dealer_id, mine, url_template)
-        stored = _stored(conn, dealer.dealer_id)
-    for report in reports:
-        previous = stored.get(report.vehicle_id)
-        digest = report.digest()
-        if previous is not None and (previous["payload_hash"] == digest
-                                     or (previous["flags"] or {}).get("refused_hash") == digest):
-            run.unchanged += 1
-            continue
-        if run.stopped:
-            run.not_sent += 1
-            continue
-        _send(engine, client, dealer, report, previous, run)
-    return run
-
-
-def _send(engine: sa.Engine, client: WebmotorsClient, dealer: DealerEntry, report: Report,
-          previous: sa.RowMapping | None, run: StatusRun) -> None:
-    try:
-        client.report_status(report.ad_id, report.status, url=report.url, message=report.message)
-    except (WebmotorsNotFound, WebmotorsRejected) as exc:
-        run.refused += 1
-        with transaction(engine) as conn:
-            _save(conn, report, dealer, previous, status=exc.status, error=str(exc), accepted=False, refused=True)
-        return
-    except VendorBlocked as exc:
-        run.failed += 1
-        run.blocks.append({"id": exc.block_id, "reason": exc.reason, "action": exc.action})
-        run.stopped = f"Webmotors calls for {dealer.dealer_id} are blocked (block {exc.block_id}): {exc.action}"
-        log.error("status reports for %s stopped, needs an operator: %s", dealer.dealer_id, exc)
-        with transaction(engine) as conn:
-            _save(conn, report, dealer, previous, status=exc.status, error=str(exc), accepted=False)
-        return
-    except VendorError as exc:
-        run.failed += 1
-        run.errors.append(str(exc))
-        run.stopped = f"Webmotors failed ({type(exc).__name__}); the remaining reports wait for the next run"
-        with transaction(engine) as conn:
-            _save(conn, report, dealer, previous, status=exc.status, error=str(exc), accepted=False)
-        return
-    run.sent[report.status] += 1
-    with transaction(engine) as conn:
-        _save(conn, report, dealer, previous, status=204, error=None, accepted=True)
+    return run(StatusTarget(engine, client, dealer, url_template=url_template, channels=channels), dealer.dealer_id)

@@ -1,10 +1,11 @@
 """Autochat in Dagster: `publishing/autochat`, one dealer per `published_dealer` partition.
 
-Pool `autochat_api` caps concurrent Autochat work on the instance. A dealer whose Autochat
-integration is off (a 403) gets a block in `api_blocks` and the run still succeeds with the
-block in its metadata, so the other dealers' runs are unaffected; refused credentials
-(`AuthFailed`) fail without retry (a person must act); an outage fails after recording what
-was done, and the run-level retry policy of the scheduled job tries again later.
+Pool `autochat_api` caps concurrent Autochat work on the instance. Outcomes follow the
+publishing engine's one failure semantics (`publishing/engine.py`, `metadata.py`): a dealer whose
+Autochat integration is off (a 403) gets a block in `api_blocks` and the run still succeeds with
+the block in its metadata, so the other dealers' runs are unaffected; an outage stops the run
+after recording every change (the remaining ones as not sent), and the next run continues;
+refused credentials fail without retry (a person must act).
 """
 
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
@@ -14,9 +15,10 @@ from typing import Dict, Iterator, List, Optional
 import dagster as dg
 import sqlalchemy as sa
 
-from dealer_pipeline.defs.common import RUN_RETRY, call_metadata, per_dealer_schedule
+from dealer_pipeline.defs.common import RUN_RETRY, per_dealer_schedule
 from dealer_pipeline.defs.keys import AUTOCHAT_PUBLICATIONS as AUTOCHAT_KEY
 from dealer_pipeline.defs.keys import VEHICLES
+from dealer_pipeline.defs.publishing.metadata import publishing_result
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, partition_dealer
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
@@ -61,10 +63,6 @@ class AutochatResource(dg.ConfigurableResource):
             yield client
 
 
-def _top(counter: dict, limit: int = 50) -> dict:
-    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
-
-
 @dg.asset(key=AUTOCHAT_KEY, deps=[VEHICLES], partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
           **labels("publishing", "api", vendor="autochat", grain="dealer"),
           description="One dealer's cars on Autochat: created, replaced, deleted (sold, removed, suspended) as the "
@@ -74,27 +72,8 @@ def publish_autochat(context: dg.AssetExecutionContext, autochat: AutochatResour
     engine = store.engine()
     entry = partition_dealer(context)
     with autochat.client(engine, context.run.run_id) as client:
-        run = publishing.publish_dealer(engine, client, entry, option_map=autochat.option_map)
-        stats = client.http.stats
-    if run.skipped:
-        context.log.info(f"{entry.dealer_id}: {run.skipped}")
-    for block in run.blocks:
-        context.log.error(f"{entry.dealer_id} needs an operator (api_blocks id {block['id']}): {block['action']}")
-    metadata = {
-        "dealer_id": entry.dealer_id,
-        "skipped": run.skipped or "",
-        "ops_planned": dg.MetadataValue.json(run.planned),
-        "requests": dg.MetadataValue.json(dict(run.requests)),
-        "succeeded": run.succeeded, "rejected": run.rejected, "failed": run.failed, "not_sent": run.not_sent,
-        "dropped_options": sum(run.unmapped_features.values()) + sum(run.unknown_options.values()),
-        "unmapped_features": dg.MetadataValue.json(_top(run.unmapped_features)),
-        "unknown_options": dg.MetadataValue.json(_top(run.unknown_options)),
-        "blocks": dg.MetadataValue.json(run.blocks), **call_metadata(stats),
-    }
-    if run.stopped and not run.blocks:
-        raise dg.Failure(description=f"{entry.dealer_id}: {run.stopped}: {'; '.join(run.errors[:3])}",
-                         metadata=metadata, allow_retries=not run.auth_failed)
-    return dg.MaterializeResult(metadata=metadata)
+        report = publishing.publish_dealer(engine, client, entry, option_map=autochat.option_map)
+        return publishing_result(context, report, client.http.stats)
 
 
 autochat_job = dg.define_asset_job(

@@ -4,7 +4,8 @@ The asset is partitioned by `published_dealer` (dealer ids), depends on `canonic
 and `catalogue/catalog_matches`, and runs in the pool `autocosmos_api`, so the instance's
 pool limit caps concurrent Autocosmos work. A dealer without an Autocosmos adminmail is
 skipped. A 401 (our signature refused) fails the run and is not retried: the AppKey/AppSecret
-need a person; a 403 blocks only that dealer (see `dealer-pipeline blocks list`).
+need a person; a 403 blocks only that dealer (see `dealer-pipeline blocks list`); an outage stops
+the run after recording every change (the publishing engine's semantics; metadata by `metadata.py`).
 """
 
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
@@ -12,15 +13,16 @@ import dagster as dg
 
 from dealer_pipeline.catalogue.review import review_queue_size
 from dealer_pipeline.dealers_file import DealersFileError, load_dealers
-from dealer_pipeline.defs.catalogue.resources import POOL, AutocosmosResource, signature_refused
+from dealer_pipeline.defs.catalogue.resources import POOL, AutocosmosResource
 from dealer_pipeline.defs.common import per_dealer_schedule
 from dealer_pipeline.defs.keys import AUTOCOSMOS_PUBLICATIONS as AUTOCOSMOS_KEY
 from dealer_pipeline.defs.keys import CATALOG_MATCHES, VEHICLES
+from dealer_pipeline.defs.publishing.metadata import publishing_result
 from dealer_pipeline.defs.publishing.partitions import GROUP, PUBLISHED_DEALER
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
-from dealer_pipeline.http import AuthFailed
-from dealer_pipeline.publishing.autocosmos import publish_dealer
+from dealer_pipeline.publishing.autocosmos import TARGET, publish_dealer
+from dealer_pipeline.publishing.engine import Report
 
 
 class AutocosmosPublishConfig(dg.Config):
@@ -41,32 +43,17 @@ def autocosmos_publications(context: dg.AssetExecutionContext, config: Autocosmo
     except DealersFileError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     if entry is None or not entry.autocosmos_adminmail:
-        return dg.MaterializeResult(metadata={"skipped": f"{dealer_id} does not publish to Autocosmos"})
+        return publishing_result(context, Report(TARGET, dealer_id, skipped=f"{dealer_id} does not publish to "
+                                                                            "Autocosmos"))
     engine = store.engine()
     with autocosmos.client(engine, context.run.run_id) as client, autocosmos.photo_checker(engine) as photos:
-        try:
-            report = publish_dealer(engine, client, photos, dealer_id, entry.autocosmos_adminmail,
-                                    autocosmos.options(audit=config.audit))
-        except AuthFailed as exc:
-            raise signature_refused(exc) from None
-        calls = int(sum(client.http.stats.calls.values()))
-    if report.blocked:
-        context.log.error(f"Autocosmos publishing stopped for {dealer_id}: {report.blocked}")
-    for change in report.vendor_changes:
-        context.log.warning(f"{change.publication.external_id} {change.change.value} by Autocosmos: {change.reason}")
-    with engine.connect() as conn:
-        queue = review_queue_size(conn)
-    metadata = report.metadata()
-    metadata.update({"api_calls": calls, "photos_fetched": photos.fetched, "photo_cache_hits": photos.cache_hits,
-                     "review_queue_size": queue,
-                     "planned": dg.MetadataValue.json(metadata["planned"]),
-                     "sent": dg.MetadataValue.json(metadata["sent"]),
-                     "held_reasons": dg.MetadataValue.json(metadata["held_reasons"]),
-                     "catalogue": dg.MetadataValue.json(metadata["catalogue"]),
-                     "failed": dg.MetadataValue.json(metadata["failed"]),
-                     "errors": dg.MetadataValue.json(metadata["errors"]),
-                     **{k: dg.MetadataValue.json(v) for k, v in metadata.items() if isinstance(v, list)}})
-    return dg.MaterializeResult(metadata=metadata)
+        report = publish_dealer(engine, client, photos, dealer_id, entry.autocosmos_adminmail,
+                                autocosmos.options(audit=config.audit))
+        with engine.connect() as conn:
+            queue = review_queue_size(conn)
+        return publishing_result(context, report, client.http.stats, photos_fetched=photos.fetched,
+                                 photo_cache_hits=photos.cache_hits, review_queue_size=queue,
+                                 credentials_hint="check AUTOCOSMOS_APP_KEY/SECRET (our signature was refused)")
 
 
 autocosmos_job = dg.define_asset_job(

@@ -15,16 +15,17 @@ from typing import Any, List, Optional
 
 import dagster as dg
 
-from dealer_pipeline.defs.common import RUN_RETRY, call_metadata, per_dealer_schedule
+from dealer_pipeline.defs.common import RUN_RETRY, per_dealer_schedule
 from dealer_pipeline.defs.catalogue.resources import AutocosmosResource
 from dealer_pipeline.defs.keys import AUTOCHAT_PUBLICATIONS, AUTOCOSMOS_PUBLICATIONS
+from dealer_pipeline.defs.publishing.metadata import publishing_result
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, partition_dealer
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.sources.webmotors import POOL, WebmotorsResource
 from dealer_pipeline.defs.labels import labels
-from dealer_pipeline.http import AuthFailed, VendorError
 from dealer_pipeline.publishing import leads as lead_flow
 from dealer_pipeline.publishing import webmotors_status as status_flow
+from dealer_pipeline.publishing.engine import Report
 
 GROUP = "publishing"
 STATUS_KEY = dg.AssetKey(["publishing", "webmotors_status"])
@@ -50,31 +51,17 @@ def webmotors_status(context: dg.AssetExecutionContext, webmotors: WebmotorsReso
                      store: StoreResource) -> dg.MaterializeResult:
     entry = partition_dealer(context)
     engine = store.engine()
-    stats: List[Any] = []
     skipped = status_flow.skip_reason(entry, classified.channels)
-    if skipped:
-        run = status_flow.StatusRun(entry.dealer_id, skipped=skipped)
-    else:
-        try:
-            status_flow.check_url_template(classified.url_template)
-        except ValueError as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from None
-        with webmotors.client(engine, entry, context.run.run_id) as client:
-            run = status_flow.report_dealer(engine, client, entry, url_template=classified.url_template,
-                                            channels=classified.channels)
-            stats = [client.http.stats, client.once.stats]
-    for block in run.blocks:
-        context.log.error(f"{entry.dealer_id} needs an operator (api_blocks id {block['id']}): {block['action']}")
-    metadata = {
-        "dealer_id": entry.dealer_id, "skipped": run.skipped or "",
-        "reports_sent": dg.MetadataValue.json(dict(run.sent)),
-        "unchanged": run.unchanged, "refused": run.refused, "failed": run.failed, "not_sent": run.not_sent,
-        "blocks": dg.MetadataValue.json(run.blocks), **call_metadata(*stats),
-    }
-    if run.stopped and not run.blocks:
-        raise dg.Failure(description=f"{entry.dealer_id}: {run.stopped}: {'; '.join(run.errors[:3])}",
-                         metadata=metadata)
-    return dg.MaterializeResult(metadata=metadata)
+    if skipped:   # no Webmotors client for a dealer with nothing to report
+        return publishing_result(context, Report(status_flow.TARGET, entry.dealer_id, skipped=skipped))
+    try:
+        status_flow.check_url_template(classified.url_template)
+    except ValueError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    with webmotors.client(engine, entry, context.run.run_id) as client:
+        report = status_flow.report_dealer(engine, client, entry, url_template=classified.url_template,
+                                           channels=classified.channels)
+        return publishing_result(context, report, client.http.stats, client.once.stats)
 
 
 @dg.asset(key=LEADS_KEY, deps=[CHANNEL_KEYS[0]], partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
@@ -85,7 +72,6 @@ def publishing_leads(context: dg.AssetExecutionContext, autocosmos: AutocosmosRe
                      store: StoreResource) -> dg.MaterializeResult:
     entry = partition_dealer(context)
     engine = store.engine()
-    stats: List[Any] = []
     with ExitStack() as stack:
         cosmos = stack.enter_context(autocosmos.client(engine, context.run.run_id))
 
@@ -98,29 +84,14 @@ def publishing_leads(context: dg.AssetExecutionContext, autocosmos: AutocosmosRe
             crm.append(stack.enter_context(webmotors.client(engine, entry, context.run.run_id)))
             return crm[-1]
 
-        try:
-            run = lead_flow.run_dealer(engine, entry, fetch, crm_client if entry.source == "webmotors" else None,
-                                       origin=webmotors.origin, run_id=context.run.run_id)
-        except AuthFailed as exc:
-            raise dg.Failure(description=f"{entry.dealer_id}: credentials refused: {exc}",
-                             allow_retries=False) from None
-        except VendorError as exc:
-            raise dg.Failure(description=f"{entry.dealer_id}: polling Autocosmos enquiries failed: {exc}") from None
+        report = lead_flow.run_dealer(engine, entry, fetch, crm_client if entry.source == "webmotors" else None,
+                                      origin=webmotors.origin, run_id=context.run.run_id)
+        needs_operator = report.details.get("forwarded", {}).get(lead_flow.NEEDS_OPERATOR, 0)
+        if needs_operator:
+            context.log.error(f"{entry.dealer_id}: {needs_operator} lead(s) with an unknown CRM outcome are marked "
+                              f"needs_operator (never re-sent automatically): check the dealer's Cockpit CRM")
         stats = [cosmos.http.stats, *(s for c in crm for s in (c.http.stats, c.once.stats))]
-    if run.skipped:
-        context.log.info(f"{entry.dealer_id}: {run.skipped}")
-    for block in run.blocks:
-        context.log.error(f"{entry.dealer_id} needs an operator (api_blocks id {block['id']}): {block['action']}")
-    needs_operator = run.forward.get(lead_flow.NEEDS_OPERATOR, 0)
-    if needs_operator:
-        context.log.error(f"{entry.dealer_id}: {needs_operator} lead(s) with an unknown CRM outcome are marked "
-                          f"needs_operator (never re-sent automatically): check the dealer's Cockpit CRM")
-    return dg.MaterializeResult(metadata={
-        "dealer_id": entry.dealer_id, "skipped": run.skipped or "", "desde": run.desde or "",
-        "fetched": run.fetched, "new": run.new, "duplicates": run.duplicates, "malformed": run.malformed,
-        "unmatched_vehicle": run.unmatched_vehicle, "forwarded": dg.MetadataValue.json(dict(run.forward)),
-        "blocks": dg.MetadataValue.json(run.blocks), **call_metadata(*stats),
-    })
+        return publishing_result(context, report, *stats)
 
 
 status_job = dg.define_asset_job(
