@@ -1,5 +1,6 @@
-"""Publishing canonical vehicles to the targets (Autocosmos, Autochat) and reporting back.
+"""Publishing canonical vehicles to the targets (Autocosmos, Autochat) and reporting back (Webmotors).
 
-`core` is target-neutral (desired state, diff, outcomes in `publications`); each target
-module drafts its payloads and speaks its vendor's API.
+`engine` runs one (target, dealer) with one failure semantics and one report; `core` is
+target-neutral (desired state, diff, outcomes in `publications`); `readback` keeps the store true
+to what a target did on its own; each target module plans its items and speaks its vendor's API.
 """
