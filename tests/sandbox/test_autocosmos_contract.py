@@ -335,6 +335,44 @@ def test_publication_state_machine(ac: Client, adminmail: str, serie3, sb) -> No
     settle(sb)
 
 
+def test_vendor_actions_suspend_archive_delete_and_edit_on_the_sandboxs_side(ac: Client, adminmail: str, serie3,
+                                                                            sb) -> None:
+    """What Autocosmos may do on its own (control route `vendor-action`), as the signed API then shows it."""
+    path = f"/v3/publicaciones/{adminmail}"
+    ids = {action: external_id() for action in ("photo_loss", "archive", "delete", "edit")}
+    for ext_id in ids.values():
+        assert ac("POST", path, publication(sb, serie3, ext_id)).status_code == 201
+    settle(sb)
+
+    def act(action: str, **extra: Any) -> Any:
+        return control(sb, "POST", f"/_sandbox/autocosmos/publicaciones/{adminmail}/{ids[action]}/vendor-action",
+                       {"action": action, **extra})
+
+    assert act("photo_loss")["Estado"] == "Suspendida"
+    lost = ac("GET", f"{path}/{ids['photo_loss']}").json()
+    assert lost["Estado"] == "Suspendida" and lost["Fotos"] == []
+    assert ac("PUT", f"{path}/{ids['photo_loss']}", publication(sb, serie3, ids["photo_loss"])).status_code == 200
+    settle(sb)
+    assert ac("GET", f"{path}/{ids['photo_loss']}").json()["Estado"] == "Activa", "a PUT with valid photos lifts it"
+
+    assert act("archive")["Estado"] == "Archivada"
+    assert_problem(ac("PUT", f"{path}/{ids['archive']}", publication(sb, serie3, ids["archive"])), 409,
+                   "Publicación archivada")
+
+    assert act("delete") == {"deleted": True}
+    assert ac("GET", f"{path}/{ids['delete']}").status_code == 404
+    assert ids["delete"] not in [p["ExternalId"] for p in ac("GET", path).json()["_entries"]]
+    again = ac("POST", path, publication(sb, serie3, ids["delete"], Kilometraje=12345))  # not a replay of the first
+    assert again.status_code == 201, "the ExternalId is free again"
+
+    assert act("edit", fields={"Kilometraje": 99999, "ExternalId": "ignored"})["Kilometraje"] == 99999
+    assert ac("GET", f"{path}/{ids['edit']}").json()["ExternalId"] == ids["edit"]
+    unknown = requests.post(f"{sb.base_url}/_sandbox/autocosmos/publicaciones/{adminmail}/{ids['edit']}/vendor-action",
+                            json={"action": "melt"}, timeout=30)
+    assert unknown.status_code == 400 and "unknown vendor action" in unknown.json()["error"]
+    settle(sb)
+
+
 def test_publication_unknown_publication_and_unlinked_agency(ac: Client, sb, serie3) -> None:
     assert_problem(ac("GET", "/v3/publicaciones/stock@castlemotorcompany0.co.uk.example/X1"), 403,
                    "Operación prohibida")
