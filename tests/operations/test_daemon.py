@@ -1,6 +1,7 @@
 """Under a real `dagster-daemon` alone (a throwaway DAGSTER_HOME on PostgreSQL, the sandbox as vendors):
 after dealers' stock runs, the daemon materializes `canonical/vehicles` with its table-wide checks and the
-catalogue in one run, after the last stock run ended.
+catalogue in one run, after the last stock run ended; a dealer whose run opened a block is paged once to
+the alert webhook (a local receiver), and the alert sensors tick without errors.
 
 The stock runs are queued the way the UI's "Launch run" queues them (`dagster job launch`, tagged with
 the dealer); the daemon dequeues and launches them, and its automation sensor launches the rest. Timeouts
@@ -21,12 +22,14 @@ from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 import dagster as dg
+from dagster._core.scheduler.instigation import TickStatus
 import pytest
 
 from dealer_pipeline.defs.keys import CATALOG_MATCHES, DEALER_TAG, VEHICLES
 from dealer_pipeline.paths import project_root
 from dealer_pipeline.sandbox.runner import SandboxHandle
 from tests.conftest import fresh_pg_database
+from tests.sandbox.receiver_stub import receiver_stub
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
@@ -72,11 +75,15 @@ def _poll(what: str, probe: Callable[[], T | None], log: Path, timeout: float = 
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; daemon log ends:\n{tail}")
 
 
-def _sensor_ticked(instance: dg.DagsterInstance, name: str) -> bool:
+def _ticks(instance: dg.DagsterInstance, name: str) -> list:
     for state in instance.all_instigator_state():
-        if state.instigator_name == name and instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1):
-            return True
-    return False
+        if state.instigator_name == name:
+            return list(instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=100))
+    return []
+
+
+def _sensor_ticked(instance: dg.DagsterInstance, name: str) -> bool:
+    return bool(_ticks(instance, name))
 
 
 def _launch(job: str, tags: dict[str, str], env: dict[str, str]) -> None:
@@ -90,21 +97,26 @@ def _launch(job: str, tags: dict[str, str], env: dict[str, str]) -> None:
 def test_the_daemon_alone_runs_the_canonical_checks_after_dealers_stock_changed(
         store_url: str, pg_admin_url: str, fresh_sandbox: Callable[..., SandboxHandle], tmp_path: Path) -> None:
     sandbox = fresh_sandbox(seed=23, dealers=3, vehicles=10)
-    advertisers = [d["advertiser_id"] for d in sandbox.world()["autotrader"]
-                   if d["on_integration"] and d["stock_sync"] and d["status"] == "Active"][:2]
-    assert len(advertisers) == 2
+    listed = [d["advertiser_id"] for d in sandbox.world()["autotrader"]
+              if d["on_integration"] and d["stock_sync"] and d["status"] == "Active"]
+    assert len(listed) == 3
+    advertisers, refused = listed[:2], listed[2]
+    sandbox.control("POST", f"/autotrader/advertisers/{refused}/access", {"stock_sync": False})  # a 403B to come
     home = tmp_path / "dagster_home"
     home.mkdir()
-    with fresh_pg_database(pg_admin_url, None) as instance_db:
+    with fresh_pg_database(pg_admin_url, None) as instance_db, receiver_stub() as webhook:
         (home / "dagster.yaml").write_text(_instance_yaml(instance_db))
         env = dict(os.environ, **sandbox.env(), DAGSTER_HOME=str(home), DEALER_PIPELINE_DATABASE_URL=store_url,
-                   DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS="30", TMPDIR=str(tmp_path))
+                   DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS="30", TMPDIR=str(tmp_path),
+                   DEALER_PIPELINE_ALERT_WEBHOOK_URL=f"{webhook.url}/hooks/daemon-test",
+                   DEALER_PIPELINE_UI_BASE_URL="http://dagster.example:3000")
         log = tmp_path / "daemon.log"
         with dg.DagsterInstance.from_config(str(home)) as instance, _daemon(env, log):
-            instance.add_dynamic_partitions("autotrader_advertiser", advertisers)
-            # The automation sensor has evaluated once: what changes from now on is new to it.
-            _poll("the automation sensor's first tick", lambda: _sensor_ticked(instance, "table_automation_sensor"), log)
-            for advertiser in advertisers:  # queued together, as a schedule tick queues its runs
+            instance.add_dynamic_partitions("autotrader_advertiser", [*advertisers, refused])
+            # The automation and block sensors have evaluated once: what changes from now on is new to them.
+            for sensor in ("table_automation_sensor", "block_alert_sensor"):
+                _poll(f"{sensor}'s first tick", lambda: _sensor_ticked(instance, sensor), log)
+            for advertiser in [*advertisers, refused]:  # queued together, as a schedule tick queues its runs
                 _launch("autotrader_stock_job", {"dagster/partition": advertiser,
                                                  DEALER_TAG: f"autotrader:{advertiser}"}, env)
 
@@ -116,12 +128,15 @@ def test_the_daemon_alone_runs_the_canonical_checks_after_dealers_stock_changed(
 
             (table_run,) = _poll("the table-wide run to succeed", succeeded, log)
             stock_runs = [r for r in instance.get_runs() if r.job_name == "autotrader_stock_job"]
-            time.sleep(35)  # one more automation tick: nothing new to do, no second table-wide run
+            time.sleep(35)  # one more tick of every sensor: no second table-wide run, no second page
             assert len(table_runs()) == 1, "one table-wide run after several dealer runs"
 
             records = {r.dagster_run.run_id: r for r in instance.get_run_records()}
-            assert sorted(r.tags[DEALER_TAG] for r in stock_runs) == sorted(f"autotrader:{a}" for a in advertisers)
-            assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in stock_runs)
+            by_dealer = {r.tags[DEALER_TAG]: r for r in stock_runs}
+            assert sorted(by_dealer) == sorted(f"autotrader:{a}" for a in [*advertisers, refused])
+            assert all(by_dealer[f"autotrader:{a}"].status == dg.DagsterRunStatus.SUCCESS for a in advertisers)
+            opened = by_dealer[f"autotrader:{refused}"]
+            assert opened.status == dg.DagsterRunStatus.FAILURE, "the run that opens a block fails"
             last_stock_end = max(records[r.run_id].end_time for r in stock_runs)
             assert records[table_run.run_id].start_time > last_stock_end, "the table runs after the stock runs"
             assert CATALOG_MATCHES in table_run.asset_selection, "the catalogue follows in the same run"
@@ -132,3 +147,14 @@ def test_the_daemon_alone_runs_the_canonical_checks_after_dealers_stock_changed(
             materialized = instance.get_latest_materialization_event(VEHICLES)
             assert materialized is not None and materialized.run_id == table_run.run_id
             assert materialized.asset_materialization.metadata["dagster/row_count"].value == 20
+
+            # The block the third dealer's run opened paged once, by the daemon's block alert, linking that run;
+            # the run-failure alert left it to the block alert. No alert sensor tick failed.
+            pages = [json.loads(r.body) for r in webhook.received]
+            assert len(pages) == 1, [p["text"] for p in pages]
+            assert f"autotrader:{refused}" in pages[0]["text"] and "403B" in pages[0]["text"]
+            assert f"http://dagster.example:3000/runs/{opened.run_id}" in pages[0]["text"]
+            assert webhook.received[0].path == "/hooks/daemon-test"
+            for sensor in ("block_alert_sensor", "run_failure_alert_sensor", "check_failure_alert_sensor"):
+                ticks = _ticks(instance, sensor)
+                assert ticks and all(t.status != TickStatus.FAILURE for t in ticks), (sensor, ticks[:1])
