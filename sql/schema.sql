@@ -2041,5 +2041,25 @@ COMMENT ON COLUMN v_vendor_state_changes.state_now IS 'publications.state now (a
 
 UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0007';
 
+-- Running upgrade 0008 -> 0009
+
+CREATE TABLE publish_requests (
+    id BIGSERIAL NOT NULL, 
+    dealer_id TEXT NOT NULL, 
+    vehicle_id TEXT, 
+    reason TEXT NOT NULL, 
+    event_id BIGINT, 
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    CONSTRAINT pk_publish_requests PRIMARY KEY (id)
+);
+
+COMMENT ON COLUMN publish_requests.vehicle_id IS 'the vehicle whose change asks for it; null for the whole dealer';
+
+COMMENT ON COLUMN publish_requests.reason IS 'the fields that changed, or the block a vendor signal lifted';
+
+COMMENT ON COLUMN publish_requests.event_id IS 'the webhook event whose application asked for it';
+
+UPDATE alembic_version SET version_num='0009' WHERE alembic_version.version_num = '0008';
+
 COMMIT;
 

@@ -3,7 +3,8 @@
 A stock notification's `data` is the full stock record, so it goes through the same
 normalizer as the baseline and `apply_vehicles` with cause `notification`; the version guard
 of `apply_vehicles` makes an older or repeated versionNumber a no-op, which is recorded on
-the event as `ignored` with both versions. Deletions (`DELETED`/`WASTEBIN`) and sales arrive
+the event as `ignored` with both versions. A change a classified shows adds a publish request
+(`republish`) in the same transaction. Deletions (`DELETED`/`WASTEBIN`) and sales arrive
 as lifecycle states; the normalizer turns them into `availability`.
 """
 
@@ -18,7 +19,8 @@ import sqlalchemy as sa
 from dealer_pipeline.canonical import autotrader as normalizer
 from dealer_pipeline.canonical import convert
 from dealer_pipeline.canonical.apply import apply_vehicles, upsert_dealers
-from dealer_pipeline.events.model import Followups, Outcome, StoredEvent
+from dealer_pipeline.events import republish
+from dealer_pipeline.events.model import APPLIED, Followups, Outcome, StoredEvent
 from dealer_pipeline.store.schema import dealers, vehicles
 
 STOCK_UPDATE, ADVERTISER = "STOCK_UPDATE", "ADVERTISER"
@@ -70,6 +72,10 @@ def apply_stock_updates(
         kinds = set().union(*(REFETCH_ON.get(name, set()) for name in fields))
         if kinds:
             followups.refetch.setdefault(vid, set()).update(kinds)
+    applied = [(event, row) for event, row in keyed if outcomes[event.id].status == APPLIED]
+    republish.record(conn, republish.vehicle_requests(
+        result.changed_fields, {row["vehicle_id"]: row["dealer_id"] for _, row in applied},
+        {row["vehicle_id"]: event.id for event, row in applied}), now)
     return outcomes, followups
 
 

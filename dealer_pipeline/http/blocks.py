@@ -181,3 +181,17 @@ def resolve_block(engine: sa.Engine, block_id: int, *, note: str, now: datetime 
             sa.update(api_blocks).where(api_blocks.c.id == block_id).values(resolved_at=when, resolved_note=note)
         )
         return _block({**row, "resolved_at": when, "resolved_note": note})  # type: ignore[arg-type]
+
+
+def lift_blocks(conn: sa.Connection, *, vendor: str, dealer_id: str, reasons: Sequence[str], note: str,
+                now: datetime) -> list[int]:
+    """Resolve, inside the caller's transaction, the vendor's open blocks of exactly this dealer with
+    one of `reasons` (a vendor signal that their cause is gone); returns their ids. Blocks of the
+    whole vendor or of one request are left for a person."""
+    c = api_blocks.c
+    ids = list(conn.execute(sa.select(c.id).where(
+        c.vendor == vendor, c.dealer_id == dealer_id, c.reason.in_(list(reasons)), c.resolved_at.is_(None),
+    ).order_by(c.id)).scalars())
+    if ids:
+        conn.execute(sa.update(api_blocks).where(c.id.in_(ids)).values(resolved_at=now, resolved_note=note))
+    return ids

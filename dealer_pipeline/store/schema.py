@@ -149,6 +149,17 @@ webhook_events = sa.Table(
     sa.Index(None, "status", "id"),
 )
 
+publish_requests = sa.Table(
+    "publish_requests",
+    metadata,
+    _id(),
+    sa.Column("dealer_id", sa.Text, nullable=False),
+    sa.Column("vehicle_id", sa.Text, comment="the vehicle whose change asks for it; null for the whole dealer"),
+    sa.Column("reason", sa.Text, nullable=False, comment="the fields that changed, or the block a vendor signal lifted"),
+    sa.Column("event_id", sa.BigInteger, comment="the webhook event whose application asked for it"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
 webhook_rejections = sa.Table(
     "webhook_rejections",
     metadata,
