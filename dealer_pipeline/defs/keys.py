@@ -33,3 +33,7 @@ ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 #: Run tags of the events sensor's runs: the event ids handed to the run, and how many.
 WEBHOOK_EVENTS_TAG = "webhook_events"
 WEBHOOK_EVENT_COUNT_TAG = "webhook_event_count"
+#: Run tags of the publish runs `publish_changes_sensor` requests: the `publish_requests` ids they
+#: answer, and how many.
+PUBLISH_REQUESTS_TAG = "dealer_pipeline/publish_requests"
+PUBLISH_REQUEST_COUNT_TAG = "dealer_pipeline/publish_request_count"

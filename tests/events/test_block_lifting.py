@@ -9,7 +9,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from dealer_pipeline.definitions import defs
-from dealer_pipeline.defs.common import DEALER_TAG
+from dealer_pipeline.defs.keys import DEALER_TAG
 from dealer_pipeline.defs.operations.publish_changes import SENSOR_NAME
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER
 from dealer_pipeline.defs.resources import StoreResource

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from dealer_pipeline.dealers_file import DealerEntry, load_dealers
-from dealer_pipeline.defs.common import DEALER_TAG
+from dealer_pipeline.defs.keys import DEALER_TAG
 from dealer_pipeline.defs.operations.publish_changes import SENSOR_NAME
 from dealer_pipeline.defs.publishing.partitions import published_dealers
 from dealer_pipeline.http.blocks import list_blocks

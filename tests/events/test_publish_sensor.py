@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from dealer_pipeline.definitions import defs
-from dealer_pipeline.defs.common import DEALER_TAG
+from dealer_pipeline.defs.keys import DEALER_TAG, PUBLISH_REQUEST_COUNT_TAG, PUBLISH_REQUESTS_TAG
 from dealer_pipeline.defs.operations import publish_changes
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER
 from dealer_pipeline.defs.resources import StoreResource
@@ -83,7 +83,7 @@ def test_a_price_change_applied_from_a_webhook_requests_the_dealers_publish_run(
     (request,) = result.run_requests
     assert request.job_name in (None, JOB) and request.partition_key == DEALER
     assert request.tags[DEALER_TAG] == DEALER
-    assert request.tags[publish_changes.REQUESTS_TAG] == f"{rows[0]['id']}-{rows[1]['id']}"
+    assert request.tags[PUBLISH_REQUESTS_TAG] == f"{rows[0]['id']}-{rows[1]['id']}"
     assert set(request.asset_selection) == set(publish_changes.PUBLISH_ASSETS)
     assert request.run_config == publish_changes.IN_PROCESS
     assert result.cursor == str(rows[1]["id"])
@@ -115,8 +115,8 @@ def test_requests_of_one_dealer_coalesce_into_one_run(
     result = _tick(instance, module_store_url, start)
     runs = _runs(result)
     assert set(runs) == {"dealer:0", "dealer:1"}
-    assert runs["dealer:0"].tags[publish_changes.REQUESTS_TAG] == f"{ids[0]}-{ids[3]}"
-    assert runs["dealer:0"].tags["dealer_pipeline/publish_request_count"] == "3"
+    assert runs["dealer:0"].tags[PUBLISH_REQUESTS_TAG] == f"{ids[0]}-{ids[3]}"
+    assert runs["dealer:0"].tags[PUBLISH_REQUEST_COUNT_TAG] == "3"
     assert runs["dealer:1"].run_key == f"publish-requests:dealer:1:{ids[1]}-{ids[4]}"
     assert result.cursor == str(ids[-1])
 

@@ -18,10 +18,14 @@ from typing import Set
 
 import dagster as dg
 
-from dealer_pipeline.defs.common import DEALER_TAG
+from dealer_pipeline.defs.keys import (
+    AUTOCHAT_PUBLICATIONS,
+    AUTOCOSMOS_PUBLICATIONS,
+    DEALER_TAG,
+    PUBLISH_REQUEST_COUNT_TAG,
+    PUBLISH_REQUESTS_TAG,
+)
 from dealer_pipeline.defs.operations.events import WAITING
-from dealer_pipeline.defs.publishing.autochat import AUTOCHAT_KEY
-from dealer_pipeline.defs.publishing.autocosmos import AUTOCOSMOS_KEY
 from dealer_pipeline.defs.publishing.definitions import publish_dealer_job
 from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER
 from dealer_pipeline.defs.publishing.webmotors import STATUS_KEY
@@ -34,10 +38,8 @@ SENSOR_INTERVAL_SECONDS = 2
 MAX_REQUESTS_PER_TICK = 5_000
 MAX_RUNS_PER_TICK = 20
 #: What a change asks for: the classifieds, and the status Webmotors shows for them.
-PUBLISH_ASSETS = (AUTOCOSMOS_KEY, AUTOCHAT_KEY, STATUS_KEY)
+PUBLISH_ASSETS = (AUTOCOSMOS_PUBLICATIONS, AUTOCHAT_PUBLICATIONS, STATUS_KEY)
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
-#: Run tag: the `publish_requests` id range a run answers.
-REQUESTS_TAG = "dealer_pipeline/publish_requests"
 
 
 def parse_cursor(raw: object) -> int:
@@ -51,8 +53,8 @@ def run_request(dealer_id: str, first_id: int, last_id: int, count: int) -> dg.R
     return dg.RunRequest(
         run_key=f"publish-requests:{dealer_id}:{first_id}-{last_id}",
         partition_key=dealer_id, asset_selection=list(PUBLISH_ASSETS), run_config=IN_PROCESS,
-        tags={DEALER_TAG: dealer_id, REQUESTS_TAG: f"{first_id}-{last_id}",
-              "dealer_pipeline/publish_request_count": str(count)},
+        tags={DEALER_TAG: dealer_id, PUBLISH_REQUESTS_TAG: f"{first_id}-{last_id}",
+              PUBLISH_REQUEST_COUNT_TAG: str(count)},
     )
 
 
