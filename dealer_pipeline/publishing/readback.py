@@ -130,6 +130,11 @@ def record(conn: sa.Connection, change: VendorChange, *, healing: str | None, no
         state_before=pub.state, reason=change.reason, healing=healing, seen_at=now))
 
 
+#: `publications.last_op` after an accepted heal; a re-creation is labelled like any other (AC-MATCH-2 counts
+#: `recreate` creates apart from first publications).
+_HEAL_OP = {Heal.REPLACE: "heal", Heal.RECREATE: "recreate"}
+
+
 def record_healed(conn: sa.Connection, change: VendorChange, *, status: int, now: datetime | None = None) -> None:
     """The target accepted the heal: the publication is live again with its accepted payload; the
     payload's hash is remembered so the same heal is never sent twice."""
@@ -141,7 +146,7 @@ def record_healed(conn: sa.Connection, change: VendorChange, *, status: int, now
     state = pub.state if change.change is Change.DRIFTED else State.ACTIVE.value
     conn.execute(sa.update(publications).where(publications.c.target == pub.target,
                                                publications.c.vehicle_id == pub.vehicle_id)
-                 .values(state=state, last_op=f"heal ({change.heal.value})" if change.heal else "heal",
+                 .values(state=state, last_op=_HEAL_OP.get(change.heal, "heal"),
                          last_status=status, last_error=None, flags=flags, updated_at=now or utcnow()))
 
 

@@ -12,7 +12,7 @@ through the Dagster definitions on an ephemeral instance:
    reservation, a derivative switch, features/ratings/highlights, media and advert texts,
    hidden from the dealer site, a sale, a new stock item, an advertiser's details), a forged
    notification and a forged lead notice, a Webmotors lead, an agency acceptance, an
-   Autocosmos moderation and an enquiry; the events applied and their follow-up calls made
+   Autocosmos moderation, photo loss and deletion on its side, and an enquiry; the events applied and their follow-up calls made
    (the sensor's code path);
 4. a second baseline of advertiser 1 (nothing may be fetched again) and a second publishing
    round for advertiser 1 and Webmotors dealer 1.
@@ -123,7 +123,8 @@ def _changes(sb: SandboxHandle, engine: sa.Engine, dealer_id: str, wm_dealer: di
 def _vendor_side(sb: SandboxHandle, engine: sa.Engine, at: dict[str, Any], wm: dict[str, Any],
                  changed: list[str]) -> None:
     """Autocosmos suspends one of advertiser 1's publications on its own (one whose payload the changes
-    leave alone, so only the read-back can notice); a buyer asks about a Webmotors car."""
+    leave alone, so only the read-back can notice), loses every photo of another and deletes a third
+    (the second publishing round heals both); a buyer asks about a Webmotors car."""
     with engine.connect() as conn:
         mine = conn.execute(sa.text(
             "SELECT vehicle_id, external_id, account_id, dealer_id FROM publications WHERE target = 'autocosmos' "
@@ -135,6 +136,12 @@ def _vendor_side(sb: SandboxHandle, engine: sa.Engine, at: dict[str, Any], wm: d
     assert uk and br, "the first publishing round published nothing to Autocosmos"
     sb.control("POST", f"/autocosmos/publicaciones/{uk[0]['account_id']}/{uk[0]['external_id']}/moderation",
                {"suspended": True})
+    # Autocosmos also loses every photo of one and deletes another: the read-back heals both (a PUT, a POST)
+    spare = uk[1:] + br[1:]
+    assert len(spare) >= 2, "the scenario needs two more untouched Autocosmos publications"
+    for pub, action in ((spare[0], "photo_loss"), (spare[-1], "delete")):
+        sb.control("POST", f"/autocosmos/publicaciones/{pub['account_id']}/{pub['external_id']}/vendor-action",
+                   {"action": action})
     sb.control("POST", "/autocosmos/consultas", {"adminmail": br[0]["account_id"], "external_id": br[0]["external_id"],
                                                  "nombre": "Maria Souza", "email": "maria@example.com"})
 

@@ -212,3 +212,17 @@ def test_certification_reads_through_a_connection_that_cannot_write(pipeline: Pi
         assert conn.execute(sa.select(sa.func.count()).select_from(api_calls)).scalar_one() > 0
         with pytest.raises(sa.exc.DBAPIError, match="(?i)read-only|readonly|query_only|attempt to write"):
             conn.execute(sa.delete(api_calls))
+
+
+def test_ac_state_1_what_autocosmos_did_on_its_side_is_recorded_and_healed(pipeline: Pipeline) -> None:
+    """The scenario's moderation, photo loss and deletion: each found by the next publishing round's read-back,
+    stored with its reason; the photo loss lifted by a PUT and the deletion undone by a POST, the moderation
+    left to Autocosmos."""
+    with pipeline.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT change, vendor_state, reason, healing, healed, state_now "
+                                    "FROM v_vendor_state_changes ORDER BY change, healed")).mappings().all()
+    assert [(r["change"], r["healed"], r["state_now"]) for r in rows] == [
+        ("deleted", 1, "active"), ("suspended", 0, "suspended"), ("suspended", 1, "active")]
+    moderated, lost = rows[1], rows[2]
+    assert "moderation" in moderated["reason"] and "no valid photo kept" in lost["reason"]
+    assert lost["healing"].startswith("sent PUT") and rows[0]["healing"].startswith("sent POST")

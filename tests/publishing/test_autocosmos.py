@@ -576,8 +576,8 @@ def test_ac_state_1_vendor_suspension_archive_and_deletion_found_by_the_next_run
     assert sorted(report["healed_ids"]) == sorted([external_id_for(lost), external_id_for(deleted)])
 
     rows = ac.publications()
-    assert (rows[lost]["state"], rows[lost]["last_op"]) == ("active", "heal (replace)")
-    assert (rows[deleted]["state"], rows[deleted]["last_op"]) == ("active", "heal (recreate)")
+    assert (rows[lost]["state"], rows[lost]["last_op"]) == ("active", "heal")
+    assert (rows[deleted]["state"], rows[deleted]["last_op"]) == ("active", "recreate")
     assert rows[deleted]["external_id"] == external_id_for(deleted)
     assert rows[archived]["state"] == "archived" and "archived by Autocosmos" in rows[archived]["last_error"]
     remote = ac.remote()
@@ -607,7 +607,7 @@ def test_ac_state_1_a_heal_is_sent_once_per_payload(ac: Harness) -> None:
     victim = ac.active()[0]
     _vendor_action(ac, victim, "photo_loss")
     ac.publish()
-    assert ac.publications()[victim]["last_op"] == "heal (replace)"
+    assert ac.publications()[victim]["last_op"] == "heal"
     ac.sandbox.settle()
     _vendor_action(ac, victim, "photo_loss")
     ac.mark()
