@@ -1,6 +1,6 @@
 """Where a run's steps execute: on the run's own machine (Dagster's default, a process per step),
 or on Celery workers of any number of machines when `DEALER_PIPELINE_CELERY_BROKER_URL` names a
-broker (Redis). The executor and the workers (`celery -A dealer_pipeline.defs.celery_worker worker`)
+broker (Redis). The executor and the workers (`celery -A dealer_pipeline.runner.celery_worker worker`)
 build their Celery app from this one function, so they cannot disagree about broker or queues.
 
 The broker URL may carry a password: the executor's config refers to the variable instead of holding

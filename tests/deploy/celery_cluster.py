@@ -1,6 +1,6 @@
 """A loopback Celery cluster for the round trip: a throwaway Redis broker, a Dagster instance on
 `deploy/dagster.yaml` (PostgreSQL storage), and worker processes started the way a deployment
-starts them (`celery -A dealer_pipeline.defs.celery_worker worker`), one step at a time each."""
+starts them (`celery -A dealer_pipeline.runner.celery_worker worker`), one step at a time each."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from dealer_pipeline.defs.execution import BROKER_VARIABLE
 from dealer_pipeline.paths import project_root
 
-WORKER_APP = "dealer_pipeline.defs.celery_worker"
+WORKER_APP = "dealer_pipeline.runner.celery_worker"
 
 
 def instance_env(dagster_db_url: str, home: Path) -> dict[str, str]:

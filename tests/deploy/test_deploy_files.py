@@ -120,7 +120,7 @@ def test_compose_celery_profile_matches_the_executor() -> None:
     services = _compose()["services"]
     worker, redis = services["worker"], services["redis"]
     assert worker["profiles"] == ["celery"] == redis["profiles"]
-    assert _option(worker["command"], "-A") == "dealer_pipeline.defs.celery_worker"
+    assert _option(worker["command"], "-A") == "dealer_pipeline.runner.celery_worker"
     assert BROKER_VARIABLE in worker["environment"] and BROKER_VARIABLE in services["code"]["environment"]
     assert "redis://redis:6379/0" in (DEPLOY / "compose.yaml").read_text()
     storage = set(services["code"]["volumes"])
