@@ -35,6 +35,51 @@ def _answers(port: int) -> bool:
         return False
 
 
+BIND_ATTEMPTS = 4
+BIND_FAILURE = "Address already in use"
+
+
+def _argv(binary: str, port: int, workdir: Path, password: str | None) -> list[str]:
+    return [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(workdir), "--protected-mode", "yes", *(["--requirepass", password] if password else [])]
+
+
+def _started(process: subprocess.Popen, port: int, log_path: Path, timeout: float) -> bool:
+    """Whether the server came up on `port`; False when another process took the port first."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and not _answers(port):
+        assert time.monotonic() < deadline, "redis-server did not answer PING"
+        time.sleep(0.05)
+    if process.poll() is None:
+        return True
+    output = log_path.read_text(errors="replace")
+    assert BIND_FAILURE in output, f"redis-server exited: {output[-2000:]}"
+    return False
+
+
+def _start(binary: str, workdir: Path, password: str | None, timeout: float) -> tuple[subprocess.Popen, int]:
+    """Start redis-server on a free port. The port is only free when `free_port()` looks: another process
+    may bind it before redis does, so a bind failure starts again on a new port."""
+    for attempt in range(BIND_ATTEMPTS):
+        port = free_port()
+        log_path = workdir / f"redis-{attempt}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(_as_unprivileged(_argv(binary, port, workdir, password)),
+                                       stdout=log, stderr=subprocess.STDOUT)
+        if _started(process, port, log_path, timeout):
+            return process, port
+    raise AssertionError(f"redis-server found no free port in {BIND_ATTEMPTS} attempts")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def throwaway_redis(password: str | None = None, timeout: float = 15.0) -> Iterator[str]:
     """Start redis-server (requiring `password`, if given); yield its URL (database 0); stop it."""
@@ -43,24 +88,11 @@ def throwaway_redis(password: str | None = None, timeout: float = 15.0) -> Itera
     # Its working directory must be reachable by the unprivileged user (pytest's are root-only).
     workdir = Path(tempfile.mkdtemp(prefix="dp-redis-"))
     workdir.chmod(0o777)
-    port = free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", str(workdir), "--protected-mode", "yes", *(["--requirepass", password] if password else [])]
-    log = (workdir / "redis.log").open("wb")
-    process = subprocess.Popen(_as_unprivileged(argv), stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + timeout
-        while not _answers(port):
-            assert process.poll() is None, f"redis-server exited: {(workdir / 'redis.log').read_text()[-2000:]}"
-            assert time.monotonic() < deadline, "redis-server did not answer PING"
-            time.sleep(0.05)
-        yield f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
+        process, port = _start(binary, workdir, password, timeout)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            yield f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
+        finally:
+            _stop(process)
+    finally:
         shutil.rmtree(workdir, ignore_errors=True)
