@@ -45,7 +45,8 @@ def test_a_blocked_dealers_later_runs_succeed_with_the_skip_recorded(harness: Ha
     assert in_range is not None and in_range.success, failure_message(in_range)
     ranged, same = materializations(in_range, at.STOCK_KEY)  # one per partition of the range, same metadata
     assert ranged == same
-    assert (ranged["dealers"], ranged["dealers_ok"], ranged["dealers_blocked"], ranged["dealers_failed"]) == (2, 1, 1, 0)
+    counts = (ranged["dealers"], ranged["dealers_ok"], ranged["dealers_blocked"], ranged["dealers_failed"])
+    assert counts == (2, 1, 1, 0)
     assert ranged["blocked_dealers"] == {dealer: {"block_id": block.id, "reason": "403B", "action": block.action}}
     assert "| blocked |" in ranged["problems"] and ranged["failed_dealers"] == {}
     mine = [c for c in harness.calls() if c["dealer"] == dealer]

@@ -151,7 +151,8 @@ def test_a_blocking_check_pages_when_it_starts_failing(harness: Harness, receive
     quiet = _tick(alerts.check_failure_alert_sensor, harness.instance, paged.cursor)
 
     titles = sorted(post["blocks"][0]["text"]["text"] for post in receiver.posts)
-    assert titles == ["Check canonical/vehicles:unique_vehicle_id failed", "Check canonical/vehicles:vehicle_rules failed"]
+    assert titles == ["Check canonical/vehicles:unique_vehicle_id failed",
+                      "Check canonical/vehicles:vehicle_rules failed"]
     assert all(f"{UI}/runs/{broken.run_id}" in post["text"] for post in receiver.posts)
     assert all("v_data_quality" in post["text"] for post in receiver.posts)
     assert quiet.cursor != paged.cursor and len(receiver.posts) == 2

@@ -55,7 +55,8 @@ def block_alert(opened: OpenedBlock, ui_base_url: str) -> Alert:
     return Alert(kind="block_opened", title=f"New {block.vendor} block {block.reason} (#{block.id})",
                  dealer=block.dealer_id or f"every {block.vendor} dealer",
                  message=block.message or "(no message)",
-                 action=f"{block.action or 'see the block'}; then `dealer-pipeline blocks resolve {block.id} --note ...`",
+                 action=f"{block.action or 'see the block'}; "
+                        f"then `dealer-pipeline blocks resolve {block.id} --note ...`",
                  run_url=run_url(ui_base_url, opened.run_id), runbook=f"{RUNBOOK}#a-new-block")
 
 
@@ -89,7 +90,8 @@ def run_failure_alert(run: dg.DagsterRun, failures: List[Tuple[str, Dict[str, ob
     if failures and all("block_id" in metadata for _, metadata in failures):
         return None
     message, metadata = failures[0] if failures else (run_message, {})
-    dealers = sorted({str(d) for _, md in failures for d in dict(md.get("failed_dealers") or {})})  # type: ignore[call-overload]
+    named = [dict(md.get("failed_dealers") or {}) for _, md in failures]  # type: ignore[call-overload]
+    dealers = sorted({str(d) for failed in named for d in failed})
     dealer = run.tags.get(DEALER_TAG) or ", ".join(dealers[:20]) or run.tags.get(DEALERS_TAG)
     said = str(metadata.get("vendor_message") or message)
     if metadata.get("needs_operator"):
@@ -152,7 +154,8 @@ def _newly_failing(instance: dg.DagsterInstance, record: AssetCheckExecutionReco
     """A failed ERROR-severity evaluation whose previous evaluation (same partition) did not fail."""
     if record.status != AssetCheckExecutionRecordStatus.FAILED or record.event is None:
         return False
-    if record.event.dagster_event.event_specific_data.severity != dg.AssetCheckSeverity.ERROR:  # type: ignore[union-attr]
+    evaluation = record.event.dagster_event.event_specific_data  # type: ignore[union-attr]
+    if evaluation.severity != dg.AssetCheckSeverity.ERROR:
         return False
     before = instance.event_log_storage.get_asset_check_execution_history(
         record.key, limit=1, cursor=record.id, status=_DONE, partition_filter=PartitionKeyFilter(key=record.partition))
@@ -186,7 +189,8 @@ def _settled(instance: dg.DagsterInstance, record: AssetCheckExecutionRecord) ->
            description="Pages when a blocking (ERROR) data-quality check fails where it passed before.")
 def check_failure_alert_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     instance = context.instance
-    keys = sorted(context.repository_def.asset_graph.asset_check_keys, key=lambda k: k.to_user_string())  # type: ignore[union-attr]
+    graph = context.repository_def.asset_graph  # type: ignore[union-attr]
+    keys = sorted(graph.asset_check_keys, key=lambda k: k.to_user_string())
     cursor: Dict[str, int] = json.loads(context.cursor) if context.cursor else {}
     first = context.cursor is None  # evaluations before alerting started are in the UI
     ui = get_settings().ui_base_url
