@@ -10,12 +10,14 @@ PostgreSQL); the sensor finds the event and a run applies it. The clock starts j
 the change request and stops when a poller (every 20 ms) sees the new version in `vehicles`.
 Changes are spread at random over time, so they land anywhere in the sensor's interval.
 
-Two ways of driving the sensor (its `minimum_interval_seconds` is 5 in both):
-* `inprocess`: this process ticks the sensor every 5 s, as the daemon does, and executes each
-  requested run in process against a real Dagster instance (no run-launch overhead);
+Two ways of driving the sensor:
+* `inprocess`: this process ticks the sensor every `minimum_interval_seconds` (2 s) and executes
+  each requested run in process against a real Dagster instance (no run-launch overhead);
 * `daemon`: a real `dagster-daemon run` on a temporary DAGSTER_HOME (the repo's
-  dagster.yaml) evaluates the sensor and launches every run as its own process, as
-  production does; this adds the run launch (a new Python process importing the code).
+  dagster.yaml, tests/support/daemon.py) evaluates the sensor on each of its 5 s passes and
+  launches every run as its own process, as production does; this adds the run launch (a new
+  Python process importing the code). bench/publish_freshness_bench.py follows the change on
+  to the classifieds.
 """
 
 from __future__ import annotations
@@ -23,12 +25,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -46,6 +44,7 @@ from dealer_pipeline.store import migrate  # noqa: E402
 from dealer_pipeline.store.engine import create_store_engine  # noqa: E402
 from dealer_pipeline.store.schema import vehicles  # noqa: E402
 from dealer_pipeline.webhooks.runner import start_receiver  # noqa: E402
+from tests.support.daemon import start_daemon  # noqa: E402
 from tests.support.postgres import throwaway_postgres  # noqa: E402
 
 
@@ -164,28 +163,10 @@ def _inprocess(env: dict[str, str], measure) -> list[float]:  # type: ignore[no-
 
 
 def _daemon(env: dict[str, str], measure) -> list[float]:  # type: ignore[no-untyped-def]
-    home = Path(tempfile.mkdtemp(prefix="dp-dagster-"))
-    shutil.copyfile(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    daemon_env = dict(os.environ, **env, DAGSTER_HOME=str(home))
-    log = open(home / "daemon.log", "wb")
-    daemon = subprocess.Popen([str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w",
-                               str(ROOT / "workspace.yaml")], cwd=ROOT, env=daemon_env, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    with start_daemon(env, keep_home=bool(os.environ.get("FRESHNESS_KEEP_HOME"))):
         result = measure()
         time.sleep(2 * SENSOR_INTERVAL_SECONDS)  # let the last runs finish their follow-up step
         return result
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-        log.close()
-        if not os.environ.get("FRESHNESS_KEEP_HOME"):
-            shutil.rmtree(home, ignore_errors=True)
-        else:
-            print(f"DAGSTER_HOME kept at {home}")
 
 
 def run(pg_url: str, mode: str, changes: int, items: int) -> dict:

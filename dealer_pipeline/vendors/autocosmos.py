@@ -209,8 +209,9 @@ class AutocosmosPolicy(VendorPolicy):
         if reason == "403":
             who = f"dealer {dealer_id}" if dealer_id else "this app"
             return (f"Autocosmos refuses access to the agency of {who} (not linked to our app): have the agency "
-                    f"accept our invitation (webhook invitacionagencia_aceptada) or contact Autocosmos, then resolve "
-                    f"this block; nothing is sent for that agency until then")
+                    f"accept our invitation (its webhook invitacionagencia_aceptada lifts this block by itself and "
+                    f"republishes the dealer), or contact Autocosmos and resolve this block; nothing is sent for "
+                    f"that agency until then")
         return super().block_action(reason, dealer_id, service, message)
 
 
