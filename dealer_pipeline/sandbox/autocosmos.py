@@ -449,7 +449,8 @@ def build_control_app(world: SandboxWorld, runtime: SandboxRuntime) -> Starlette
     """Test-facing routes, mounted at `/_sandbox/autocosmos` (documented in
     docs/sandbox-autocosmos-autochat.md): agencies and invitations (which deliver the signed
     `invitacionagencia_aceptada` webhook), enquiries, moderation, vendor actions (photo loss, archive,
-    delete), photo outcomes, publications without signing, and the catalogue's fixture fates."""
+    delete), photo outcomes, publications without signing (listed, or held without a signed create),
+    and the catalogue's fixture fates."""
 
     def state() -> AutocosmosState:
         return runtime.state[VENDOR]
@@ -554,11 +555,26 @@ def build_control_app(world: SandboxWorld, runtime: SandboxRuntime) -> Starlette
         return _control_json(found.render() if found is not None else {"deleted": True})
 
     async def publications(request: Request) -> Response:
+        if request.method == "POST":
+            return await held_publication(request)
         entries = state().publications.list(request.path_params["adminmail"])
         return _control_json([{**p.render(), "_sandbox": {
             "photos_sent": p.photos_sent, "photos_kept": p.photos_kept, "photo_suspended": p.photo_suspended,
             "moderation_suspended": p.moderation_suspended, "requested_activa": p.fields.get("Activa", True),
         }} for p in entries])
+
+    async def held_publication(request: Request) -> Response:
+        """A publication Autocosmos holds that no signed call of this sandbox created (a create whose
+        answer was lost, one made in the agency's dashboard): validated and photo-processed like a create."""
+        adminmail = request.path_params["adminmail"]
+        agency = world.autocosmos_agency(adminmail)
+        if agency is None:
+            raise HTTPException(404, f"no agency {adminmail!r}; create it with POST /_sandbox/autocosmos/agencies")
+        try:
+            publication, job = state().publications.create(agency.adminmail, await _control_body(request))
+        except Problem as exc:
+            raise HTTPException(exc.status, exc.detail) from None
+        return _json(publication.render(), 201, None, state().schedule_photos(job))
 
     async def photos(request: Request) -> Response:
         return _control_json(list(state().photo_outcomes))
@@ -574,7 +590,7 @@ def build_control_app(world: SandboxWorld, runtime: SandboxRuntime) -> Starlette
         Route("/agencies", agencies, methods=["GET", "POST"]),
         Route("/invitations/accept", accept_invitation, methods=["POST"]),
         Route("/consultas", create_enquiry, methods=["POST"]),
-        Route("/publicaciones/{adminmail}", publications, methods=["GET"]),
+        Route("/publicaciones/{adminmail}", publications, methods=["GET", "POST"]),
         Route("/publicaciones/{adminmail}/{externalid}/moderation", moderation, methods=["POST"]),
         Route("/publicaciones/{adminmail}/{externalid}/vendor-action", vendor_action, methods=["POST"]),
         Route("/photos", photos, methods=["GET"]),

@@ -373,6 +373,32 @@ def test_vendor_actions_suspend_archive_delete_and_edit_on_the_sandboxs_side(ac:
     settle(sb)
 
 
+def test_a_publication_held_without_a_signed_create_answers_the_next_create_409(ac: Client, adminmail: str, serie3,
+                                                                                 sb) -> None:
+    """A publication Autocosmos holds that no signed call created (control route): the vendor's signed API
+    shows it and refuses a create of its ExternalId with 409, in any case; no call log entry for it."""
+    path, ext_id = f"/v3/publicaciones/{adminmail}", external_id()
+    before = sb.last_seq()
+    held = control(sb, "POST", f"/_sandbox/autocosmos/publicaciones/{adminmail}",
+                   publication(sb, serie3, ext_id, Kilometraje=11111))
+    assert held["ExternalId"] == ext_id and held["Kilometraje"] == 11111
+    assert sb.calls(since=before) == [], "no signed call made it, so the vendor's call log has none"
+    settle(sb)
+    assert ac("GET", f"{path}/{ext_id}").json()["Estado"] == "Activa"
+    assert_problem(ac("POST", path, publication(sb, serie3, ext_id.upper())), 409, "Entidad duplicada")
+    assert ac("PUT", f"{path}/{ext_id}", publication(sb, serie3, ext_id)).status_code == 200
+    again = requests.post(f"{sb.base_url}/_sandbox/autocosmos/publicaciones/{adminmail}",
+                          json=publication(sb, serie3, ext_id), timeout=30)
+    assert again.status_code == 409 and "Ya existe" in again.json()["error"]
+    invalid = requests.post(f"{sb.base_url}/_sandbox/autocosmos/publicaciones/{adminmail}",
+                            json={"ExternalId": external_id()}, timeout=30)
+    assert invalid.status_code == 400
+    unknown = requests.post(f"{sb.base_url}/_sandbox/autocosmos/publicaciones/nobody@nowhere.example",
+                            json=publication(sb, serie3, external_id()), timeout=30)
+    assert unknown.status_code == 404
+    settle(sb)
+
+
 def test_publication_unknown_publication_and_unlinked_agency(ac: Client, sb, serie3) -> None:
     assert_problem(ac("GET", "/v3/publicaciones/stock@castlemotorcompany0.co.uk.example/X1"), 403,
                    "Operación prohibida")
