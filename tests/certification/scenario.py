@@ -14,8 +14,10 @@ through the Dagster definitions on an ephemeral instance:
    notification and a forged lead notice, a Webmotors lead, an agency acceptance, an
    Autocosmos moderation, photo loss and deletion on its side, and an enquiry; the events applied and their follow-up calls made
    (the sensor's code path);
-4. a second baseline of advertiser 1 (nothing may be fetched again) and a second publishing
-   round for advertiser 1 and Webmotors dealer 1.
+4. a second baseline of advertiser 1 (nothing may be fetched again); Autocosmos then holds a
+   publication for advertiser 1's new vehicle that our store does not know (an earlier create
+   whose answer was lost), so its create is answered 409; a second publishing round for
+   advertiser 1 and Webmotors dealer 1.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from dealer_pipeline.defs.sources.webmotors import WebmotorsResource
 from dealer_pipeline.runner.sync import publish_dealers, sync
 from dealer_pipeline.events import apply_all_pending, followups
 from dealer_pipeline.http import VendorError
+from dealer_pipeline.publishing.core import external_id_for
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.engine import create_store_engine, get_engine
@@ -112,7 +115,7 @@ def _changes(sb: SandboxHandle, engine: sa.Engine, dealer_id: str, wm_dealer: di
     sb.change("autotrader", stock[5], advertiser_advert="NOT_PUBLISHED")
     sb.control("POST", f"/autotrader/stock/{stock[6]}/delete", {"state": "SOLD"})
     advertiser = dealer_id.split(":", 1)[1]
-    sb.control("POST", f"/autotrader/advertisers/{advertiser}/stock", {})
+    sb.control("POST", f"/autotrader/advertisers/{advertiser}/stock", {"images": 3})
     sb.control("POST", f"/autotrader/advertisers/{advertiser}/change", {"phone": "0161 555 0199"})
     sb.control("POST", "/webmotors/leads", {"cnpj": wm_dealer["cnpj"], "tipo": 2})
     sb.control("POST", "/autocosmos/invitations/accept", {"adminmail": wm_dealer["autocosmos_adminmail"]})
@@ -144,6 +147,26 @@ def _vendor_side(sb: SandboxHandle, engine: sa.Engine, at: dict[str, Any], wm: d
                    {"action": action})
     sb.control("POST", "/autocosmos/consultas", {"adminmail": br[0]["account_id"], "external_id": br[0]["external_id"],
                                                  "nombre": "Maria Souza", "email": "maria@example.com"})
+
+
+def _held_by_the_vendor(sb: SandboxHandle, engine: sa.Engine, at: dict[str, Any]) -> str:
+    """Autocosmos already holds a publication for advertiser 1's new vehicle that our store does not know
+    (an earlier create whose answer was lost): arranged on the vendor's side, with out-of-date content, so
+    our first create of it is answered 409 (AC-PUB-5). Returns its ExternalId."""
+    with engine.connect() as conn:
+        unpublished = conn.execute(sa.text(
+            "SELECT vehicle_id FROM vehicles WHERE dealer_id = :d AND availability = 'available' AND vehicle_id "
+            "NOT IN (SELECT vehicle_id FROM publications WHERE target = 'autocosmos') ORDER BY vehicle_id"),
+            {"d": at["dealer_id"]}).scalars().all()
+        agency = conn.execute(sa.text(
+            "SELECT account_id FROM publications WHERE target = 'autocosmos' AND dealer_id = :d AND state = 'active'"),
+            {"d": at["dealer_id"]}).scalars().first()
+    assert unpublished and agency, "advertiser 1 has no new vehicle to publish, or nothing on Autocosmos"
+    sibling = next(p for p in sb.control("GET", f"/autocosmos/publicaciones/{agency}") if p["Estado"] == "Activa")
+    held = {k: v for k, v in sibling.items() if k not in ("Estado", "_links", "_sandbox")}
+    held["ExternalId"] = external_id_for(unpublished[0])
+    sb.control("POST", f"/autocosmos/publicaciones/{agency}", held)
+    return held["ExternalId"]
 
 
 def definitions() -> dg.Definitions:
@@ -217,6 +240,8 @@ def pipeline_run(store_url: str, workdir: Path) -> Iterator[Scenario]:
                 scenario.report.append(f"events: {summary.as_dict()} refetch calls {after.refetch_calls}")
                 again = sync(instance, sources=["autotrader"], dealers=[at1["dealer_id"]], publish=False, defs=defs)
                 scenario.report += [f"again {r.label}: {'ok' if r.success else r.error}" for r in again.runs]
+                held = _held_by_the_vendor(sb, engine, at1)
+                scenario.report.append(f"held by Autocosmos, unknown to our store: {held}")
                 published = publish_dealers(instance, dealers=[at1["dealer_id"], wm1["dealer_id"]], defs=defs)
                 scenario.report += [f"{r.label}: {'ok' if r.success else r.error}" for r in published.runs]
             sb.settle()
