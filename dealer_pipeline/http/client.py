@@ -284,21 +284,25 @@ class VendorClient:
 
     # ---- send once and classify -------------------------------------------------------
     def _attempt(self, call: _Call) -> _Outcome:
-        """One attempt: sent once (holding an in-flight slot) and classified by the policy; logged."""
+        """One attempt: sent once (holding an in-flight slot) and classified by the policy; logged.
+        A token that went stale while the attempt waited is not sent: the slot is released and the
+        attempt starts over (not counted) with a token from `current()`, refreshed outside the slot."""
         call.attempt += 1
-        grant: TokenGrant | None = None
-        if call.authenticated and self.tokens is not None:  # before taking a slot: it may call the vendor
-            grant = self.tokens.current(self._obtain_token)
-        self._in_flight.acquire()
-        try:
-            sent = self._send(call, grant)
-        finally:
-            self._in_flight.release()
-        return sent if isinstance(sent, _Outcome) else self._classify(call, *sent)
+        while True:
+            grant: TokenGrant | None = None
+            if call.authenticated and self.tokens is not None:  # before taking a slot: it may call the vendor
+                grant = self.tokens.current(self._obtain_token)
+            self._in_flight.acquire()
+            try:
+                sent = self._send(call, grant)
+            finally:
+                self._in_flight.release()
+            if sent is not None:
+                return sent if isinstance(sent, _Outcome) else self._classify(call, *sent)
 
-    def _send(self, call: _Call, grant: TokenGrant | None) -> _Sent | _Outcome:
+    def _send(self, call: _Call, grant: TokenGrant | None) -> _Sent | _Outcome | None:
         """Send once no block covers the call and no pause holds it: the response, or the transport error
-        (logged). The token is the newest by then (a wait may have outlived the one given)."""
+        (logged); None, unsent, when the waits outlived the token and no process has a newer one yet."""
         block = self.blocks.find(dealer_id=call.dealer_id, service=call.service, method=call.method, path=call.logged)
         if block is not None:
             raise VendorBlocked(f"not sent: block {block.id} ({block.reason}) is unresolved: {block.action}",
@@ -308,6 +312,8 @@ class VendorClient:
         headers = {"Accept": "application/json"}
         if grant is not None and self.tokens is not None:
             grant = self.tokens.newest(grant)
+            if not self.tokens.usable(grant):
+                return None
             self.tokens.auth.authorize(headers, grant.token)
         prepared = self.session.prepare_request(requests.Request(
             call.method, self.policy.url(call.path), params=call.params, data=call.data, json=call.json_body,

@@ -40,6 +40,8 @@ from dealer_pipeline.store.types import utcnow
 log = logging.getLogger(__name__)
 
 _HKDF_SALT = b"dealer_pipeline/api_tokens/v1"
+#: A token past its refresh margin is still sent while another process refreshes it, if it has this long left.
+STILL_VALID = timedelta(seconds=5)
 
 
 def token_key(vendor: str, identity: tuple[str, ...]) -> str:
@@ -112,7 +114,7 @@ class TokenCache:
                     return grant
                 if self._acquire_lease(row is not None):
                     return self._refresh(obtain)
-                if grant is not None and grant.expires_at - self.clock() > timedelta(seconds=5):
+                if grant is not None and grant.expires_at - self.clock() > STILL_VALID:
                     return grant  # another process is refreshing; the old token still works
                 if time.monotonic() > give_up:
                     raise AuthFailed("timed out waiting for another process to refresh the token", vendor=self.vendor)
@@ -132,6 +134,11 @@ class TokenCache:
         if latest is not None and latest.obtained_at > grant.obtained_at and self._fresh(latest):
             return latest
         return grant
+
+    def usable(self, grant: TokenGrant) -> bool:
+        """Whether `grant` may still be sent: what `current()` would hand out now (fresh, or valid a while
+        longer), so a caller that finds it unusable after a wait gets a new one from `current()`."""
+        return self._fresh(grant) or grant.expires_at - self.clock() > STILL_VALID
 
     def invalidate(self, grant: TokenGrant) -> bool:
         """Mark this generation of the token unusable for every process (after a 401)."""

@@ -1,7 +1,7 @@
 """A tiny vendor over real sockets whose answers the test scripts, for the vendor-neutral layer.
 
-`POST /auth` grants tokens (`ttl` seconds); every other path answers 200 `{"ok": true}`
-unless a scripted answer is queued for it: a status (with optional Retry-After and body),
+`POST /auth` grants tokens (`ttl` seconds; an expired one gets a 401); every other path answers
+200 `{"ok": true}` unless a scripted answer is queued for it: a status (with optional Retry-After and body),
 or `reset` (close the connection without answering). Every request is recorded with a
 monotonic-free wall-clock time, so tests can measure pauses from the server's side.
 The Autotrader tests use the real sandbox instead; this exists to test the layer alone.
@@ -33,7 +33,7 @@ class Script:
     ttl: float = 900.0
     answers: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
     calls: list[dict[str, Any]] = field(default_factory=list)
-    tokens: set[str] = field(default_factory=set)
+    tokens: dict[str, float] = field(default_factory=dict)  # token -> when it expires (time.time())
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -72,9 +72,9 @@ class _Handler(BaseHTTPRequestHandler):
                 status, payload, headers = 401, {"message": "bad credentials"}, {}
             else:
                 new = secrets.token_urlsafe(32)
-                with script.lock:
-                    script.tokens.add(new)
                 expires = datetime.now(UTC) + timedelta(seconds=script.ttl)
+                with script.lock:
+                    script.tokens[new] = expires.timestamp()
                 status, payload, headers = 200, {"token": new, "expires_at": expires.isoformat()}, {}
         elif answer is not None:
             status = answer["status"]
@@ -82,6 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers = answer.get("headers", {})
         elif token is None or token not in script.tokens:
             status, payload, headers = 401, {"message": "token missing or invalid"}, {}
+        elif script.tokens[token] <= time.time():
+            status, payload, headers = 401, {"message": "token expired"}, {}
         else:
             status, payload, headers = 200, {"ok": True, "path": parts.path}, {}
         record["status"] = status
@@ -142,13 +144,13 @@ class ScriptedAuth(TokenAuth):
 
 
 def make_client(url: str, engine: Any, *, max_wait: float = 30.0, run_id: str | None = None,
-                **policy: Any) -> VendorClient:
+                max_in_flight: int = 16, **policy: Any) -> VendorClient:
     policy.setdefault("backoff_base_seconds", 0.05)
     policy.setdefault("default_429_pause_seconds", 1.0)
     return VendorClient(
         VendorPolicy(vendor="scripted", base_url=url, secret_query_params=frozenset({"token"}), **policy),
         engine=engine, auth=ScriptedAuth(url), max_wait_seconds=max_wait, run_id=run_id,
-        block_cache_seconds=0.1,
+        block_cache_seconds=0.1, max_in_flight=max_in_flight,
     )
 
 

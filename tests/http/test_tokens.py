@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 
 from dealer_pipeline.http.tokens import derive_fernet, token_key
 from dealer_pipeline.settings import Secret
-from dealer_pipeline.store.schema import api_tokens
+from dealer_pipeline.store.schema import api_calls, api_tokens
 from tests.http.scripted_vendor import CLIENT_ID, CLIENT_SECRET, ScriptedVendor, make_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,3 +112,48 @@ def test_second_401_fails(store: sa.Engine, vendor: ScriptedVendor) -> None:
         raise AssertionError("a second 401 must fail")
     assert len(vendor.calls("/things")) == 2 and len(vendor.calls("/auth")) == 2
     client.close()
+
+
+def _statuses(store: sa.Engine, path: str) -> list[int | None]:
+    with store.connect() as conn:
+        return list(conn.execute(sa.select(api_calls.c.status).where(api_calls.c.path == path)
+                                 .order_by(api_calls.c.id)).scalars())
+
+
+def test_token_outlived_by_a_pause_is_refreshed_not_sent(store: sa.Engine) -> None:
+    # Tokens live 1.5 s and are fresh for 1 s; the call then waits out a 2 s pause: its token expired meanwhile.
+    vendor = ScriptedVendor(ttl=1.5)
+    client = make_client(vendor.url, store, refresh_margin_seconds=0.5)
+    try:
+        client.request("GET", "/things")
+        client.pauses.pause(None, 2.0, reason="scripted 429 elsewhere", cf_ray=None)
+        response = client.request("GET", "/things")
+    finally:
+        client.close()
+        vendor.stop()
+    assert response.status == 200 and response.attempts == 1
+    calls = vendor.calls("/things")
+    assert [c["status"] for c in calls] == [200, 200], calls
+    assert len(vendor.calls("/auth")) == 2 and calls[0]["token"] != calls[1]["token"]
+    assert _statuses(store, "/things") == [200, 200]  # no 401 in the call log (golive AT-AUTH-2)
+
+
+def test_token_outlived_by_a_slot_wait_is_refreshed_outside_the_slot(store: sa.Engine) -> None:
+    # One slot, held by another call for 2 s: the waiting call's token expires; the refresh (a call of its
+    # own) must not need the slot the waiting call holds, or the two would wait for each other.
+    vendor = ScriptedVendor(ttl=1.5)
+    client = make_client(vendor.url, store, max_in_flight=1, refresh_margin_seconds=0.5)
+    try:
+        client.request("GET", "/things")
+        client._in_flight.acquire()  # another call in flight on the only slot
+        releaser = threading.Timer(2.0, client._in_flight.release)
+        releaser.start()
+        response = client.request("GET", "/things")
+        releaser.join()
+    finally:
+        client.close()
+        vendor.stop()
+    assert response.status == 200 and response.attempts == 1
+    assert [c["status"] for c in vendor.calls("/things")] == [200, 200]
+    assert len(vendor.calls("/auth")) == 2
+    assert _statuses(store, "/things") == [200, 200]
