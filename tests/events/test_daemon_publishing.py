@@ -22,6 +22,7 @@ from dealer_pipeline.defs.keys import DEALER_TAG
 from dealer_pipeline.defs.operations.publish_changes import SENSOR_NAME
 from dealer_pipeline.defs.publishing.partitions import published_dealers
 from dealer_pipeline.http.blocks import list_blocks
+from dealer_pipeline.publishing.core import external_id_for
 from dealer_pipeline.sandbox.runner import SandboxHandle, start_sandbox
 from dealer_pipeline.settings import get_settings
 from dealer_pipeline.store.engine import create_store_engine, get_engine
@@ -106,11 +107,14 @@ def test_a_price_change_and_a_sale_by_webhook_reach_both_classifieds_through_the
              "the new vehicle listed on Autocosmos and Autochat", context=stack.explain)
 
     version = stored(stack.engine, vehicle_id)["source_version"] + 1  # type: ignore[index]
+    since = stack.sandbox.last_seq()
     stack.sandbox.change("autotrader", vehicle_id.split(":", 1)[1], price=int(first) - 750)
     cut = wait_for(lambda: _price(stack, vehicle_id, version), "the price cut in the store", context=stack.explain)
     assert cut < first
     wait_for(lambda: stack.listing(stack.both, vehicle_id).shows_price(cut),
              "the price cut on Autocosmos and Autochat", context=stack.explain)
+    sent = {(c["method"], c["path"].rsplit("/", 1)[-1]) for c in stack.sandbox.calls("autocosmos", since=since)}
+    assert ("PATCH", external_id_for(vehicle_id)) in sent  # AC-PUB-2: a price-only change is a PATCH
 
     stack.sandbox.change("autotrader", vehicle_id.split(":", 1)[1], lifecycle="SOLD")
     gone = wait_for(lambda: (now := stack.listing(stack.both, vehicle_id)).gone and now,
