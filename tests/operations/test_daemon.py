@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, TypeVar
 
 import dagster as dg
 from dagster._core.scheduler.instigation import TickStatus
@@ -30,6 +28,7 @@ from dealer_pipeline.paths import project_root
 from dealer_pipeline.sandbox.runner import SandboxHandle
 from tests.conftest import fresh_pg_database
 from tests.sandbox.receiver_stub import receiver_stub
+from tests.support.daemon import DaemonHandle, start_daemon
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
@@ -43,36 +42,16 @@ def _instance_yaml(instance_db_url: str) -> str:
             f"      - key: {DEALER_TAG}\n        value: {{applyLimitPerUniqueValue: true}}\n        limit: 1\n")
 
 
-@contextmanager
-def _daemon(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """`dagster-daemon run` in its own process group; stopped (with the runs it launched) on exit."""
-    with open(log, "wb") as out:
-        process = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(project_root() / "workspace.yaml")],
-                                   cwd=project_root(), env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        try:
-            yield process
-        finally:
-            for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-                try:
-                    os.killpg(process.pid, sig)
-                    process.wait(timeout=wait)
-                    break
-                except ProcessLookupError:
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-
-
-def _poll(what: str, probe: Callable[[], T | None], log: Path, timeout: float = TIMEOUT) -> T:
+def _poll(what: str, probe: Callable[[], T | None], daemon: DaemonHandle, timeout: float = TIMEOUT) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = probe()
         if found:
             return found
+        assert daemon.alive(), f"the daemon stopped; its log ends:\n{daemon.log_tail()}"
         time.sleep(2)
-    tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; daemon log ends:\n{tail}")
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; the daemon log ends:\n"
+                         f"{daemon.log_tail()}")
 
 
 def _ticks(instance: dg.DagsterInstance, name: str) -> list:
@@ -95,27 +74,23 @@ def _launch(job: str, tags: dict[str, str], env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_the_daemon_alone_runs_the_canonical_checks_after_dealers_stock_changed(
-        store_url: str, pg_admin_url: str, fresh_sandbox: Callable[..., SandboxHandle], tmp_path: Path) -> None:
+        store_url: str, pg_admin_url: str, fresh_sandbox: Callable[..., SandboxHandle]) -> None:
     sandbox = fresh_sandbox(seed=23, dealers=3, vehicles=10)
     listed = [d["advertiser_id"] for d in sandbox.world()["autotrader"]
               if d["on_integration"] and d["stock_sync"] and d["status"] == "Active"]
     assert len(listed) == 3
     advertisers, refused = listed[:2], listed[2]
     sandbox.control("POST", f"/autotrader/advertisers/{refused}/access", {"stock_sync": False})  # a 403B to come
-    home = tmp_path / "dagster_home"
-    home.mkdir()
     with fresh_pg_database(pg_admin_url, None) as instance_db, receiver_stub() as webhook:
-        (home / "dagster.yaml").write_text(_instance_yaml(instance_db))
-        env = dict(os.environ, **sandbox.env(), DAGSTER_HOME=str(home), DEALER_PIPELINE_DATABASE_URL=store_url,
-                   DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS="30", TMPDIR=str(tmp_path),
-                   DEALER_PIPELINE_ALERT_WEBHOOK_URL=f"{webhook.url}/hooks/daemon-test",
-                   DEALER_PIPELINE_UI_BASE_URL="http://dagster.example:3000")
-        log = tmp_path / "daemon.log"
-        with dg.DagsterInstance.from_config(str(home)) as instance, _daemon(env, log):
+        env = {**sandbox.env(), "DEALER_PIPELINE_DATABASE_URL": store_url,
+               "DEALER_PIPELINE_HTTP_MAX_WAIT_SECONDS": "30", "DEALER_PIPELINE_ALERT_WEBHOOK_URL": f"{webhook.url}/hooks/daemon-test",
+               "DEALER_PIPELINE_UI_BASE_URL": "http://dagster.example:3000"}
+        with start_daemon(env, instance_yaml=_instance_yaml(instance_db)) as daemon, daemon.instance() as instance:
+            env = {**os.environ, **env, "DAGSTER_HOME": str(daemon.home), "TMPDIR": str(daemon.home)}
             instance.add_dynamic_partitions("autotrader_advertiser", [*advertisers, refused])
             # The automation and block sensors have evaluated once: what changes from now on is new to them.
             for sensor in ("table_automation_sensor", "block_alert_sensor"):
-                _poll(f"{sensor}'s first tick", lambda: _sensor_ticked(instance, sensor), log)
+                _poll(f"{sensor}'s first tick", lambda: _sensor_ticked(instance, sensor), daemon)
             for advertiser in [*advertisers, refused]:  # queued together, as a schedule tick queues its runs
                 _launch("autotrader_stock_job", {"dagster/partition": advertiser,
                                                  DEALER_TAG: f"autotrader:{advertiser}"}, env)
@@ -126,7 +101,7 @@ def test_the_daemon_alone_runs_the_canonical_checks_after_dealers_stock_changed(
             def succeeded() -> list[dg.DagsterRun]:
                 return [r for r in table_runs() if r.status == dg.DagsterRunStatus.SUCCESS]
 
-            (table_run,) = _poll("the table-wide run to succeed", succeeded, log)
+            (table_run,) = _poll("the table-wide run to succeed", succeeded, daemon)
             stock_runs = [r for r in instance.get_runs() if r.job_name == "autotrader_stock_job"]
             time.sleep(35)  # one more tick of every sensor: no second table-wide run, no second page
             assert len(table_runs()) == 1, "one table-wide run after several dealer runs"

@@ -1,4 +1,5 @@
-"""A real `dagster-daemon` on a throwaway DAGSTER_HOME (the repo's dagster.yaml, SQLite storage).
+"""A real `dagster-daemon` on a throwaway DAGSTER_HOME (the repo's dagster.yaml, SQLite storage, or the
+instance file a test gives).
 
 The daemon evaluates the sensors and launches every run as its own process, as production does.
 It runs in its own session, so stopping it (SIGTERM, then SIGKILL) also ends its code server and
@@ -44,10 +45,15 @@ class DaemonHandle:
 
 
 @contextmanager
-def start_daemon(env: Mapping[str, str], *, keep_home: bool = False) -> Iterator[DaemonHandle]:
-    """Run `dagster-daemon run` with `env` added to this process's environment; always torn down."""
+def start_daemon(env: Mapping[str, str], *, keep_home: bool = False,
+                 instance_yaml: str | None = None) -> Iterator[DaemonHandle]:
+    """Run `dagster-daemon run` with `env` added to this process's environment; always torn down.
+    `instance_yaml` replaces the repo's dagster.yaml (e.g. PostgreSQL storage and run limits)."""
     home = Path(tempfile.mkdtemp(prefix="dp-dagster-"))
-    shutil.copyfile(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    if instance_yaml is None:
+        shutil.copyfile(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    else:
+        (home / "dagster.yaml").write_text(instance_yaml)
     daemon_env = {**os.environ, **env, "DAGSTER_HOME": str(home), "TMPDIR": str(home)}
     # Create the instance's SQLite storage before the daemon does: two processes creating it at
     # once race on its schema ("table alembic_version already exists").
