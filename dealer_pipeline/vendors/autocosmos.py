@@ -36,6 +36,7 @@ from dealer_pipeline.http import (
     VendorPolicy,
     VendorResponse,
 )
+from dealer_pipeline.http.paging import Links, follow_links
 from dealer_pipeline.settings import Secret, Settings
 from dealer_pipeline.vendors.base import VendorAdapter
 from dealer_pipeline.vendors.contract import apply_overrides
@@ -236,6 +237,15 @@ _TRANSLATED: Mapping[int, type[VendorError]] = {409: PublicationConflict, 415: U
 
 
 # ---- the client -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _PublicationPage:
+    """One page of the publication list: its entries, its `_links.next.href` (None on the last) and CF-RAY."""
+
+    items: list[dict[str, Any]]
+    next: str | None
+    cf_ray: str | None
+
+
 @dataclass
 class AutocosmosClient(VendorAdapter):
     """Autocosmos v3 calls; every one goes through `http` (signed, logged, shared etiquette)."""
@@ -286,24 +296,20 @@ class AutocosmosClient(VendorAdapter):
     # ---- publications (2.3) ----
     def list_publications(self, adminmail: str, *, dealer_id: str | None) -> list[dict[str, Any]]:
         """Every publication of the agency (archived included); follows `_links.next.href` if present."""
-        path: str | None = self._publications(adminmail)
-        entries: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        while path:
-            if path in seen:
-                raise MalformedResponse("publication list links back to a page already read", vendor=VENDOR,
-                                        method="GET", path=path)
-            seen.add(path)
-            response = self._call("GET", path, dealer_id=dealer_id)
-            body = self._object(response, "publication list", "GET", path)
-            page = body.get("_entries")
-            if not isinstance(page, list) or not all(isinstance(e, dict) for e in page):
-                raise MalformedResponse("publication list has no _entries list", vendor=VENDOR, method="GET",
-                                        path=path, status=response.status, cf_ray=response.cf_ray)
-            entries.extend(page)
-            next_link = ((body.get("_links") or {}).get("next") or {}).get("href")
-            path = next_link if isinstance(next_link, str) and next_link else None
-        return entries
+        links = Links(VENDOR, self.http.policy.base_url, "publication list")
+        pages = follow_links(lambda path: self._publication_page(path, dealer_id), self._publications(adminmail), links)
+        return [entry for page in pages for entry in page.items]
+
+    def _publication_page(self, path: str, dealer_id: str | None) -> _PublicationPage:
+        response = self._call("GET", path, dealer_id=dealer_id)
+        body = self._object(response, "publication list", "GET", path)
+        entries = body.get("_entries")
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise MalformedResponse("publication list has no _entries list", vendor=VENDOR, method="GET",
+                                    path=path, status=response.status, cf_ray=response.cf_ray)
+        link = body.get("_links")
+        nxt = link.get("next") if isinstance(link, dict) else None
+        return _PublicationPage(entries, nxt.get("href") if isinstance(nxt, dict) else None, response.cf_ray)
 
     def get_publication(self, adminmail: str, external_id: str, *, dealer_id: str | None) -> dict[str, Any] | None:
         path = self._publications(adminmail, external_id)
