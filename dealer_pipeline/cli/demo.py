@@ -4,7 +4,7 @@ Starts the webhook receiver and the sandbox (which delivers its notifications to
 receiver), syncs every sandbox dealer through the Dagster definitions into the embedded
 SQLite store in `dagster_home/`, replays a burst of signed notifications and applies them
 through the events sensor, publishes, changes published stock (price cuts, a reservation,
-a sale) and publishes again, and prints a summary. Every run lands in the instance in
+a sale, a new vehicle Autocosmos already holds a publication for) and publishes again, and prints a summary. Every run lands in the instance in
 `DAGSTER_HOME`, so `dg dev` shows them after; the last line is that exact command. The terminal
 shows one line per run; Dagster's event stream stays in the instance (`--verbose` prints it too).
 The demo's store is the embedded SQLite file, recreated on every demo (never an operator's database).
@@ -110,10 +110,26 @@ def _burst(sandbox: Any, engine: sa.Engine, size: int) -> dict[str, int]:
     return sent
 
 
+def _held_by_autocosmos(sandbox: Any, engine: sa.Engine, dealer_id: str) -> dict[str, Any]:
+    """A new vehicle of a dealer on Autocosmos that Autocosmos already holds a publication for, unknown to
+    our store (as after a store restored from a backup): its create is answered 409, read back and replaced."""
+    from dealer_pipeline.publishing.core import external_id_for
+
+    with engine.connect() as conn:
+        agency = conn.execute(sa.text("SELECT account_id FROM publications WHERE target = 'autocosmos' AND "
+                                      "state = 'active' AND dealer_id = :d"), {"d": dealer_id}).scalars().first()
+    stock = sandbox.control("POST", f"/autotrader/advertisers/{dealer_id.split(':', 1)[1]}/stock", {"images": 3})
+    return sandbox.hold_publication(agency, external_id_for(f"autotrader:{stock['stockId']}"))
+
+
 def _published_changes(sandbox: Any, engine: sa.Engine, size: int) -> dict[str, int]:
-    """Changes to stock that is already on the classifieds: updates, suspensions, archives follow."""
+    """Changes to stock that is already on the classifieds: updates, suspensions, archives follow; and a new
+    vehicle Autocosmos already holds a publication for."""
     sent, count = _counter()
-    _stock_changes(sandbox, _autotrader_vehicles(engine, size, published=True), count, seed=12)
+    vehicles = _autotrader_vehicles(engine, size, published=True)
+    _stock_changes(sandbox, vehicles, count, seed=12)
+    if vehicles:
+        count("new stock held by Autocosmos", _held_by_autocosmos(sandbox, engine, vehicles[0]["dealer_id"]))
     sandbox.settle()
     return sent
 

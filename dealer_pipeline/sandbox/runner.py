@@ -132,6 +132,17 @@ class SandboxHandle:
         """Change one stock record (`/_sandbox/<vendor>/stock/<id>/change`) and deliver its notification."""
         return self.control("POST", f"/{vendor}/stock/{record_id}/change", change)
 
+    def hold_publication(self, adminmail: str, external_id: str) -> dict[str, Any]:
+        """Make Autocosmos hold a publication under `external_id` that no signed call created (an earlier
+        create whose answer was lost): a copy of an active one of the agency, so its content is out of date.
+        The next create of that ExternalId is answered 409."""
+        held = self.control("GET", f"/autocosmos/publicaciones/{adminmail}")
+        sibling = next((p for p in held if p["Estado"] == "Activa"), None)
+        if sibling is None:
+            raise SandboxError(f"agency {adminmail} holds no active publication to copy")
+        body = {k: v for k, v in sibling.items() if k not in ("Estado", "_links", "_sandbox")}
+        return self.control("POST", f"/autocosmos/publicaciones/{adminmail}", {**body, "ExternalId": external_id})
+
     def deliveries(self, vendor: str | None = None, since: int | None = None) -> list[dict[str, Any]]:
         params = {k: v for k, v in (("vendor", vendor), ("since", since)) if v is not None}
         return self.control("GET", "/deliveries", params=params)

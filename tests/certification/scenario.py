@@ -162,11 +162,7 @@ def _held_by_the_vendor(sb: SandboxHandle, engine: sa.Engine, at: dict[str, Any]
             "SELECT account_id FROM publications WHERE target = 'autocosmos' AND dealer_id = :d AND state = 'active'"),
             {"d": at["dealer_id"]}).scalars().first()
     assert unpublished and agency, "advertiser 1 has no new vehicle to publish, or nothing on Autocosmos"
-    sibling = next(p for p in sb.control("GET", f"/autocosmos/publicaciones/{agency}") if p["Estado"] == "Activa")
-    held = {k: v for k, v in sibling.items() if k not in ("Estado", "_links", "_sandbox")}
-    held["ExternalId"] = external_id_for(unpublished[0])
-    sb.control("POST", f"/autocosmos/publicaciones/{agency}", held)
-    return held["ExternalId"]
+    return str(sb.hold_publication(agency, external_id_for(unpublished[0]))["ExternalId"])
 
 
 def definitions() -> dg.Definitions:
