@@ -82,8 +82,11 @@ def compare(pubs: Iterable[Publication], seen: Mapping[str, Seen], *, gone_reaso
     for pub in pubs:
         if not pub.live:
             continue
-        entry = seen.get(pub.external_id.lower())
-        fresh = pub.external_id.lower() not in written and pub.flags.get(HEALED_HASH) != pub.payload_hash
+        key = pub.external_id.lower()
+        entry = seen.get(key)
+        fresh = key not in written and pub.flags.get(HEALED_HASH) != pub.payload_hash
+        if entry is None and key in written:  # the target's list may lag behind what was just sent
+            continue
         if entry is None:
             found.append(VendorChange(pub, Change.DELETED, None, gone_reason, gone_heal if fresh else None, {}))
         elif entry.state is State.ARCHIVED:
@@ -95,7 +98,7 @@ def compare(pubs: Iterable[Publication], seen: Mapping[str, Seen], *, gone_reaso
         elif entry.state is State.ACTIVE and pub.flags.get(VENDOR_SUSPENDED):
             found.append(VendorChange(pub, Change.RESTORED, entry.vendor_state, entry.reason, None,
                                       dict(entry.detail or {})))
-        elif entry.drift and pub.external_id.lower() not in written:
+        elif entry.drift and key not in written:
             found.append(VendorChange(pub, Change.DRIFTED, entry.vendor_state,
                                       "differs from what the target accepted: " + "; ".join(entry.drift),
                                       Heal.REPLACE if fresh else None, {"drift": list(entry.drift)}))

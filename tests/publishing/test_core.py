@@ -281,3 +281,19 @@ def test_read_back_records_vendor_changes_and_plans_a_recreate_after_a_deletion(
     again = _pub(store, ids[2])
     assert again["state"] == "active" and again["published_at"] == first_published
     assert "vendor_deleted" not in again["flags"]
+
+
+def test_read_back_does_not_take_a_publication_just_sent_for_deleted(store: sa.Engine) -> None:
+    """The target's list may not show yet what this run created: that is no deletion (a recreate would
+    then answer 409 and cost a third request for the publication, AC-MATCH-2)."""
+    from dealer_pipeline.publishing import readback
+
+    rows = [uk_vehicle(i) for i in range(2)]
+    insert_vehicles(store, rows)
+    _apply(store, _plan(store), 201)
+    with store.connect() as conn:
+        pubs = core.load_publications(conn, TARGET, dealer_id=UK_DEALER)
+    just_sent, older = (pubs[r["vehicle_id"]].external_id.lower() for r in rows)
+    changes = readback.compare(pubs.values(), {}, gone_reason="gone", gone_heal=readback.Heal.RECREATE,
+                               written={just_sent})
+    assert [(c.publication.external_id.lower(), c.change.value) for c in changes] == [(older, "deleted")]
