@@ -9,14 +9,17 @@ Three sensors, running from the first daemon start, each keeping a cursor so a p
 - `check_failure_alert_sensor`: an ERROR-severity check that failed where its previous evaluation
   (same dealer partition) had not: a data problem that is new, not one already reported.
 Each alert is logged (the sensor's tick log and the `dealer_pipeline.alerts` logger, at WARNING) and posted to
-`DEALER_PIPELINE_ALERT_WEBHOOK_URL` when set. A post that fails is logged and retried on the next
-tick (the cursor stays before it).
+`DEALER_PIPELINE_ALERT_WEBHOOK_URL` when set. A block or check alert whose post fails is retried on
+the next tick (the cursor stays before it). Dagster moves a run-status sensor's cursor past the run
+whatever the tick did, so a failed run's alert is posted up to three times within its tick; if the
+webhook still refuses, the alert stays in the logs and the tick fails, visible in the UI.
 """
 
 # No `from __future__ import annotations`: Dagster reads the sensors' annotations at runtime.
 import json
 import logging
 import re
+import time
 from typing import Dict, List, Optional, Tuple
 
 import dagster as dg
@@ -35,6 +38,8 @@ from dealer_pipeline.settings import get_settings
 
 LOGGER = logging.getLogger("dealer_pipeline.alerts")
 ALERT_INTERVAL_SECONDS = 30
+#: Waits between a failed run's alert posts within one tick (its only chance: see the module docstring).
+RUN_ALERT_RETRY_SECONDS = (1.0, 4.0)
 RUNBOOK = "docs/runbook.md"
 #: Check executions read per check and tick (a range run of many dealers logs one per dealer).
 MAX_CHECK_RECORDS = 2_000
@@ -133,7 +138,14 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext) -> None:
     if alert is None:
         context.log.info(f"run {context.dagster_run.run_id} failed on a block it opened: paged by block_alert_sensor")
         return
-    page(context.log, alert)  # a refused post fails the tick: the run is paged again next tick
+    for wait in RUN_ALERT_RETRY_SECONDS:
+        try:
+            page(context.log, alert)
+            return
+        except AlertDeliveryError as exc:
+            context.log.warning(f"{exc}; posting again in {wait:g} s")
+            time.sleep(wait)
+    page(context.log, alert)  # a last refusal fails the tick (the alert is in its log)
 
 
 # ---- failed blocking checks -------------------------------------------------------------------
