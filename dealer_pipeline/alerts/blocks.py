@@ -8,6 +8,7 @@ signal, an operator) needs nobody and pages nobody.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -35,12 +36,17 @@ def blocks_after(engine: sa.Engine, after_id: int, limit: int = 50) -> list[Open
                 for row in rows]
 
 
+#: How long before a block was stored the refused call that opened it was sent (its retries and timeouts
+#: included); bounds the lookup to the `(vendor, ts)` index instead of the vendor's whole call history.
+OPENING_CALL_WINDOW = timedelta(minutes=10)
+
+
 def _opening_run(conn: sa.Connection, block: sa.RowMapping) -> str | None:
     """The run of the refused call: the logged call with the block's CF-RAY, else the dealer's last
     refused call before the block was stored."""
     refused = sa.select(api_calls.c.run_id).where(
         api_calls.c.vendor == block["vendor"], api_calls.c.status >= 400, api_calls.c.run_id.is_not(None),
-        api_calls.c.ts <= block["created_at"])
+        api_calls.c.ts <= block["created_at"], api_calls.c.ts >= block["created_at"] - OPENING_CALL_WINDOW)
     if block["cf_ray"]:
         by_ray = conn.execute(refused.where(api_calls.c.cf_ray == block["cf_ray"]).limit(1)).scalar()
         if by_ray:
