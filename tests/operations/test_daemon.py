@@ -65,11 +65,16 @@ def _sensor_ticked(instance: dg.DagsterInstance, name: str) -> bool:
     return bool(_ticks(instance, name))
 
 
-def _launch(job: str, tags: dict[str, str], env: dict[str, str]) -> None:
-    result = subprocess.run([str(BIN / "dagster"), "job", "launch", "-w", str(project_root() / "workspace.yaml"),
-                             "-j", job, "--tags", json.dumps(tags)], cwd=project_root(), env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+def _launch_together(job: str, tags: list[dict[str, str]], env: dict[str, str]) -> None:
+    """Queue one run per tag set, the `dagster job launch` processes started at once: each loads the
+    workspace for seconds, so launched one after another the first run could end before the last was
+    queued, and the table-wide automation would rightly run twice."""
+    command = [str(BIN / "dagster"), "job", "launch", "-w", str(project_root() / "workspace.yaml"), "-j", job]
+    launches = [subprocess.Popen([*command, "--tags", json.dumps(t)], cwd=project_root(), env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for t in tags]
+    for launch in launches:
+        output, _ = launch.communicate(timeout=300)
+        assert launch.returncode == 0, output
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -91,9 +96,9 @@ def test_the_daemon_alone_runs_the_canonical_checks_after_dealers_stock_changed(
             # The automation and block sensors have evaluated once: what changes from now on is new to them.
             for sensor in ("table_automation_sensor", "block_alert_sensor"):
                 _poll(f"{sensor}'s first tick", lambda: _sensor_ticked(instance, sensor), daemon)
-            for advertiser in [*advertisers, refused]:  # queued together, as a schedule tick queues its runs
-                _launch("autotrader_stock_job", {"dagster/partition": advertiser,
-                                                 DEALER_TAG: f"autotrader:{advertiser}"}, env)
+            _launch_together("autotrader_stock_job",  # queued together, as a schedule tick queues its runs
+                             [{"dagster/partition": a, DEALER_TAG: f"autotrader:{a}"} for a in [*advertisers, refused]],
+                             env)
 
             def table_runs() -> list[dg.DagsterRun]:
                 return [r for r in instance.get_runs() if VEHICLES in (r.asset_selection or set())]
@@ -103,6 +108,7 @@ def test_the_daemon_alone_runs_the_canonical_checks_after_dealers_stock_changed(
 
             (table_run,) = _poll("the table-wide run to succeed", succeeded, daemon)
             stock_runs = [r for r in instance.get_runs() if r.job_name == "autotrader_stock_job"]
+            _poll("the new block's page", lambda: webhook.received, daemon)
             time.sleep(35)  # one more tick of every sensor: no second table-wide run, no second page
             assert len(table_runs()) == 1, "one table-wide run after several dealer runs"
 
