@@ -114,7 +114,7 @@ class TokenCache:
                     return grant
                 if self._acquire_lease(row is not None):
                     return self._refresh(obtain)
-                if grant is not None and grant.expires_at - self.clock() > STILL_VALID:
+                if grant is not None and self._still_valid(grant):
                     return grant  # another process is refreshing; the old token still works
                 if time.monotonic() > give_up:
                     raise AuthFailed("timed out waiting for another process to refresh the token", vendor=self.vendor)
@@ -138,7 +138,7 @@ class TokenCache:
     def usable(self, grant: TokenGrant) -> bool:
         """Whether `grant` may still be sent: what `current()` would hand out now (fresh, or valid a while
         longer), so a caller that finds it unusable after a wait gets a new one from `current()`."""
-        return self._fresh(grant) or grant.expires_at - self.clock() > STILL_VALID
+        return self._fresh(grant) or self._still_valid(grant)
 
     def invalidate(self, grant: TokenGrant) -> bool:
         """Mark this generation of the token unusable for every process (after a 401)."""
@@ -159,6 +159,9 @@ class TokenCache:
     # ---- internals -----------------------------------------------------------------
     def _fresh(self, grant: TokenGrant) -> bool:
         return grant.expires_at - self.clock() > self.refresh_margin
+
+    def _still_valid(self, grant: TokenGrant) -> bool:
+        return grant.expires_at - self.clock() > STILL_VALID
 
     def _read(self) -> sa.RowMapping | None:
         with self.engine.connect() as conn:
