@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable, Mapping
 
 from dealer_pipeline.canonical.vocabulary import fold
+from dealer_pipeline.store.types import storable_text
 
 Flag = Callable[[str, Any], None]
 
@@ -32,13 +33,14 @@ def mapping(value: Any) -> Mapping[str, Any] | None:
 
 
 def text(value: Any) -> str | None:
-    """Strings as sent (blank -> None); numbers as their decimal text (ids sometimes come as numbers)."""
+    """Strings as sent (blank -> None; NULs and lone surrogates escaped so either backend stores them);
+    numbers as their decimal text (ids sometimes come as numbers)."""
     if type(value) is str:
-        return value if value and not value.isspace() else None
+        return storable_text(value) if value and not value.isspace() else None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
-        return value if value and not value.isspace() else None
+        return storable_text(value) if value and not value.isspace() else None
     if isinstance(value, int):
         return str(value)
     return None

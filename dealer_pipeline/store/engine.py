@@ -13,6 +13,8 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from dealer_pipeline.store.types import storable_json
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "dealer_pipeline_immediate"
 
@@ -25,7 +27,8 @@ def create_store_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
         _configure_sqlite(engine)
         return engine
     return sa.create_engine(
-        sa_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        sa_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800,
+        json_serializer=storable_json,
     )
 
 

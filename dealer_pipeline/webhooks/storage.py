@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dealer_pipeline.store.engine import create_store_engine, transaction
 from dealer_pipeline.store.schema import webhook_events, webhook_rejections
+from dealer_pipeline.store.types import storable_text as clean_text
 from dealer_pipeline.webhooks.budget import MAX_STORED_BODY
 from dealer_pipeline.webhooks.keys import EventIdentity
 
@@ -75,11 +76,6 @@ def storable_headers(headers: Mapping[str, str]) -> dict[str, str]:
 def storable_text(raw: bytes) -> str:
     """The body as text: UTF-8, undecodable bytes and NULs escaped (PostgreSQL text refuses NUL)."""
     return raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
-
-
-def clean_text(value: str) -> str:
-    """`value` as text both backends store: NULs and lone surrogates escaped."""
-    return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def clip(text: str, max_bytes: int) -> str:
