@@ -1,14 +1,16 @@
 """`dealer-pipeline sync --source autotrader` beside a lean hand-written loader, in one invocation.
 
     .venv/bin/python bench/sync_vs_lean.py [--dealers 100] [--vehicles 200] [--delay-ms 0]
-        [--threads 8] [--pg-url postgresql+psycopg2://...] [--sync-args "..."]
+        [--threads 8] [--pg-url postgresql+psycopg2://...] [--sync-args "..."] [--wrap "memray run -o x.bin"]
 
 Both load the same sandbox world (every advertiser on the integration, charge times off so both make
 exactly the same calls: one token, the advertiser pages, stock pages of 200, one features call per
 live vehicle) into their own database of the same PostgreSQL server, one after the other, each as a
 child process tree measured alone: wall time, CPU (user + system of the tree, from `wait4`), peak RSS
 (the tree's resident memory summed, sampled every 50 ms), calls seen by the sandbox against the
-minimum. `--delay-ms` adds the sandbox's delay fault to every Autotrader call. The pipeline side is
+minimum, and when each side made its first and last vendor call (sandbox timestamps) with its
+rate between them: the time before the first call and after the last is work no call overlaps.
+`--delay-ms` adds the sandbox's delay fault to every Autotrader call. The pipeline side is
 the real CLI against a PostgreSQL Dagster instance (`deploy/dagster.yaml`'s storage), so its figures
 include Dagster's run bookkeeping. The ratios are the point: absolute times on a shared 2-core
 machine are noise.
@@ -76,7 +78,7 @@ def measured(argv: list[str], env: dict[str, str], out_path: Path) -> dict[str, 
     peak = 0
     timeline = open(f"{out_path}.rss", "w", buffering=1)
     with open(out_path, "w") as out:
-        started = time.perf_counter()
+        started, epoch = time.perf_counter(), time.time()
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         done = threading.Event()
 
@@ -100,7 +102,7 @@ def measured(argv: list[str], env: dict[str, str], out_path: Path) -> dict[str, 
         timeline.close()
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": peak / 1024,
-            "exit": proc.returncode, "output": out_path}
+            "exit": proc.returncode, "output": out_path, "epoch": epoch}
 
 
 #: Pipeline stage -> its Dagster step keys (exact) or key prefixes/suffixes (ending or starting with "_").
@@ -154,6 +156,7 @@ def main() -> int:
                         "into this raw file, then print its top entries (bench/profile_summary.py)")
     parser.add_argument("--gil", action="store_true", help="profile only the thread holding the GIL (the CPU "
                         "a GIL-bound process spends) instead of every thread")
+    parser.add_argument("--wrap", default="", help="a command to run the sync under (e.g. \"memray run -o x.bin\")")
     args = parser.parse_args()
 
     import sqlalchemy as sa
@@ -193,6 +196,8 @@ def main() -> int:
         cli = str(Path(sys.executable).with_name("dealer-pipeline"))
         scope = [] if args.pipeline else ["--source", "autotrader", "--no-publish"]
         argv = [cli, "sync", *scope, *shlex.split(args.sync_args)]
+        if args.wrap:
+            argv = [*shlex.split(args.wrap), *argv]
         if args.profile:
             spy = str(Path(sys.executable).with_name("py-spy"))
             argv = [spy, "record", "-s", "-r", "50", "-f", "raw", *(["--gil"] if args.gil else []), "-o", args.profile, "--", *argv]
@@ -241,6 +246,12 @@ def main() -> int:
             kind = classify_call(call["path"])
             kinds[name][kind] = kinds[name].get(kind, 0) + 1
     print(f"calls by kind: {json.dumps(kinds)}; minimum {minimum}")
+    for name, row in rows.items():
+        stamps = sorted(call["ts"] for call in row["calls"])
+        if stamps:
+            first, last = stamps[0] - row["epoch"], stamps[-1] - row["epoch"]
+            print(f"{name}: first call at {first:.1f} s, last at {last:.1f} s, {row['wall'] - last:.1f} s after it; "
+                  f"{len(stamps) / max(last - first, 1e-9):.0f} calls/s between the first and the last")
     print("sync's Dagster steps (runs, seconds from first to last event): "
           + ", ".join(f"{key} ({runs}) {seconds:.1f}" for key, runs, seconds in steps))
     if args.pipeline:
