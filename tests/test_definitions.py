@@ -183,3 +183,30 @@ def test_stock_schedules_request_runs_over_ranges_of_dealers() -> None:
                     run_keys.append({r.run_key for r in requests})
                     assert None not in run_keys[-1] and len(run_keys[-1]) == len(requests)
                 assert not run_keys[0] & run_keys[1], f"{schedule_name}: a later tick must launch new runs"
+
+
+def test_stock_schedule_leaves_switched_off_charge_times_out(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With charge times switched off, the Autotrader stock tick selects the stock and its features only
+    (a step with nothing to do would still cost a step and an event per dealer); switched on, the job's
+    whole selection."""
+    from datetime import UTC, datetime
+
+    import dagster as dg
+
+    from dealer_pipeline.definitions import defs
+    from dealer_pipeline.settings import get_settings
+
+    schedule = defs.resolve_schedule_def("autotrader_stock_schedule")
+    selections = {}
+    for enabled in ("false", "true"):
+        monkeypatch.setenv("AUTOTRADER_CHARGE_TIMES_ENABLED", enabled)
+        get_settings.cache_clear()
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions("autotrader_advertiser", ["10000001", "10000002"])
+            context = dg.build_schedule_context(instance=instance, repository_def=defs.get_repository_def(),
+                                                scheduled_execution_time=datetime(2026, 1, 5, 5, tzinfo=UTC))
+            (request,) = schedule.evaluate_tick(context).run_requests or []
+            selections[enabled] = request.asset_selection
+    get_settings.cache_clear()
+    assert selections["false"] == [dg.AssetKey(["autotrader", "stock"]), dg.AssetKey(["autotrader", "stock_features"])]
+    assert selections["true"] is None

@@ -123,3 +123,27 @@ def test_sync_fails_only_for_new_problems_and_names_the_dealers_still_blocked(sa
     assert second.returncode == 0, second.stdout + second.stderr
     assert "FAILED" not in second.stdout and f"ok     {dealer}" in second.stdout
     assert [line for line in second.stdout.splitlines() if line.startswith("still blocked:")] == blocked
+
+
+def test_switched_off_charge_times_are_not_a_step_of_the_stock_runs(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """A switched-off enrichment has nothing to do, so sync leaves it out of its stock runs instead of paying
+    a step and a materialization per dealer for it; the stock, its features and its checks still run."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = dict(os.environ, **sandbox.env(), DAGSTER_HOME=str(home),
+               DEALER_PIPELINE_DATABASE_URL=f"sqlite:///{tmp_path / 'store.sqlite'}",
+               AUTOTRADER_CHARGE_TIMES_ENABLED="false")
+    advertisers = [d["advertiser_id"] for d in sandbox.world()["autotrader"]
+                   if d["on_integration"] and d["stock_sync"] and d["status"] == "Active"][:2]
+    result = _cli(["sync", "--source", "autotrader", "--no-publish",
+                   *(arg for a in advertisers for arg in ("--dealer", f"autotrader:{a}"))], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (run,) = [run for run in instance.get_runs() if run.job_name == "autotrader_stock_job"]
+        steps = {stats.step_key for stats in instance.get_run_step_stats(run.run_id)}
+        assert "autotrader__charge_times" not in steps
+        assert {"autotrader__stock", "autotrader__stock_features", "autotrader__stock_vehicle_rules"} <= steps
+        assert instance.get_latest_materialization_event(dg.AssetKey(["autotrader", "charge_times"])) is None
+        assert instance.get_latest_materialization_event(dg.AssetKey(["autotrader", "stock_features"])) is not None

@@ -64,8 +64,11 @@ def range_run_tags(keys: Sequence[str], dealer_of: Callable[[str], str] = lambda
 
 def dealer_run_requests(context: dg.ScheduleEvaluationContext, partitions_def: dg.DynamicPartitionsDefinition,
                         dealer_of: Callable[[str], str] = lambda key: key,
-                        run_config: Optional[Mapping] = None, dealers_per_run: int = 1) -> List[dg.RunRequest]:
-    """One run request per partition (tagged with its dealer), or per range of `dealers_per_run`.
+                        run_config: Optional[Mapping] = None, dealers_per_run: int = 1,
+                        assets: Sequence[dg.AssetKey] = (),
+                        switched_off: Callable[[], Sequence[dg.AssetKey]] = lambda: ()) -> List[dg.RunRequest]:
+    """One run request per partition (tagged with its dealer), or per range of `dealers_per_run`. When
+    the settings switch some of the job's `assets` off, the requests select the others only.
 
     Dagster refuses a schedule tick that returns several requests without run keys, so each gets
     `<first partition>[..<last>]@<tick time>`: every tick is a new run per dealer or range, and a
@@ -73,7 +76,10 @@ def dealer_run_requests(context: dg.ScheduleEvaluationContext, partitions_def: d
     """
     keys = context.instance.get_dynamic_partitions(partitions_def.name)  # type: ignore[arg-type]
     tick = _tick_time(context).isoformat()
-    extra = {"run_config": dict(run_config)} if run_config is not None else {}
+    extra: Dict[str, Any] = {"run_config": dict(run_config)} if run_config is not None else {}
+    off = set(switched_off())
+    if off:
+        extra["asset_selection"] = [key for key in assets if key not in off]
     requests = []
     for chunk in dealer_ranges(keys, dealers_per_run):
         label = chunk[0] if len(chunk) == 1 else f"{chunk[0]}..{chunk[-1]}"
@@ -86,15 +92,18 @@ def dealer_run_requests(context: dg.ScheduleEvaluationContext, partitions_def: d
 def per_dealer_schedule(name: str, job: Any, cron_schedule: str,
                         partitions_def: dg.DynamicPartitionsDefinition, description: str, *,
                         dealer_of: Callable[[str], str] = lambda key: key, run_config: Optional[Mapping] = None,
-                        execution_timezone: Optional[str] = None, dealers_per_run: int = 1
-                        ) -> dg.ScheduleDefinition:
+                        execution_timezone: Optional[str] = None, dealers_per_run: int = 1,
+                        assets: Sequence[dg.AssetKey] = (),
+                        switched_off: Callable[[], Sequence[dg.AssetKey]] = lambda: ()) -> dg.ScheduleDefinition:
     """A schedule (stopped until an operator starts it) requesting runs of `job` (an asset job) over
-    every partition: one per partition, or one per range of `dealers_per_run`."""
+    every partition: one per partition, or one per range of `dealers_per_run`; the job's `assets`
+    that `switched_off()` names at the tick are left out."""
 
     @dg.schedule(name=name, job=job, cron_schedule=cron_schedule, execution_timezone=execution_timezone,
                  default_status=dg.DefaultScheduleStatus.STOPPED, description=description)
     def _schedule(context: dg.ScheduleEvaluationContext) -> List[dg.RunRequest]:
-        return dealer_run_requests(context, partitions_def, dealer_of, run_config, dealers_per_run)
+        return dealer_run_requests(context, partitions_def, dealer_of, run_config, dealers_per_run, assets,
+                                   switched_off)
 
     return _schedule
 

@@ -23,6 +23,7 @@ from dealer_pipeline import progress
 from dealer_pipeline.definitions import defs as default_defs
 from dealer_pipeline.defs.common import DEALERS_PER_RUN, dealer_ranges, range_run_tags
 from dealer_pipeline.defs.keys import DEALER_TAG, VEHICLES
+from dealer_pipeline.defs.sources.autotrader import switched_off_assets
 
 PUBLISHED_DEALERS_JOB, CATALOGUE_JOB, PUBLISH_DEALER_JOB = "published_dealers_job", "catalogue_job", "publish_dealer_job"
 PUBLISHED_DEALER = "published_dealer"
@@ -38,6 +39,9 @@ class SourceJobs:
     dealer_job: str
     partitions: str
     refresh_only: Optional[Callable[[List[str]], Mapping[str, Any]]] = None
+    #: assets of `dealer_job` the settings switch off: left out of the runs (a step with nothing to do
+    #: still costs Dagster a step and a materialization event per dealer)
+    switched_off: Callable[[], Sequence[dg.AssetKey]] = lambda: ()
 
 
 def _advertisers_only(ids: List[str]) -> Mapping[str, Any]:
@@ -46,7 +50,7 @@ def _advertisers_only(ids: List[str]) -> Mapping[str, Any]:
 
 SOURCES: tuple[SourceJobs, ...] = (
     SourceJobs("autotrader", "autotrader_advertisers_job", "autotrader_stock_job", "autotrader_advertiser",
-               _advertisers_only),
+               _advertisers_only, switched_off_assets),
     SourceJobs("webmotors", "webmotors_dealers_job", "webmotors_stock_job", "webmotors_dealer"),
 )
 
@@ -126,9 +130,10 @@ def release_memory() -> None:
         pass
 
 
-def _dealer_stages(defs: dg.Definitions, job_name: str) -> int:
-    """Pieces of work per dealer in a stock run: one per asset of the job."""
-    return max(1, len(defs.resolve_job_def(job_name).asset_layer.executable_asset_keys))
+def _dealer_assets(defs: dg.Definitions, spec: SourceJobs, off: Sequence[dg.AssetKey]) -> list[dg.AssetKey]:
+    """The assets a stock run materializes per dealer: the job's, less those switched off."""
+    keys = defs.resolve_job_def(spec.dealer_job).asset_layer.executable_asset_keys
+    return sorted((key for key in keys if key not in set(off)), key=lambda key: key.to_user_string())
 
 
 def _wanted_keys(spec: SourceJobs, keys: Sequence[str], dealers: Optional[set[str]]) -> list[str]:
@@ -176,12 +181,16 @@ def sync(
                         run_config=refresh_config))
         keys = _wanted_keys(spec, instance.get_dynamic_partitions(spec.partitions), wanted)
         matched.update(f"{spec.source}:{key}" for key in keys)
-        progress.board.expect(len(keys) * _dealer_stages(defs, spec.dealer_job))
+        off = spec.switched_off()
+        assets = _dealer_assets(defs, spec, off)
+        progress.board.expect(len(keys) * max(1, len(assets)))
         for chunk in dealer_ranges(keys, dealers_per_run):
             tags = range_run_tags(chunk, lambda key: f"{spec.source}:{key}")
-            partition = {"partition_key": chunk[0]} if len(chunk) == 1 else {}
+            options: Dict[str, Any] = {"partition_key": chunk[0]} if len(chunk) == 1 else {}
+            if off:
+                options["asset_selection"] = assets
             record(_execute(defs, spec.dealer_job, instance, _range_label(spec.source, chunk), verbose=verbose,
-                            dealers=[f"{spec.source}:{key}" for key in chunk], tags=tags, **partition))
+                            dealers=[f"{spec.source}:{key}" for key in chunk], tags=tags, **options))
             release_memory()
     if wanted is not None:
         report.unknown_dealers = sorted(wanted - matched)

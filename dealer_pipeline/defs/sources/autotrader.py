@@ -33,7 +33,7 @@ from dealer_pipeline.defs.partitions import partition_keys_of
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.http import AuthFailed, BadRequest, VendorBlocked, VendorError
-from dealer_pipeline.settings import Secret
+from dealer_pipeline.settings import Secret, get_settings
 from dealer_pipeline.sources import autotrader_sync as sync
 from dealer_pipeline.sources.fanout import for_each_dealer
 from dealer_pipeline.sources.runs import BaselineResult
@@ -201,6 +201,12 @@ def charge_times(context: dg.AssetExecutionContext, autotrader: AutotraderResour
 
 STOCK_ASSETS = [stock, stock_features, charge_times]
 
+
+def switched_off_assets() -> List[dg.AssetKey]:
+    """Stock-job assets the settings switch off (charge times, AUTOTRADER_CHARGE_TIMES_ENABLED=false):
+    runs leave them out rather than pay a step and a materialization per dealer for nothing."""
+    return [] if get_settings().autotrader_charge_times_enabled else [CHARGE_TIMES_KEY]
+
 advertisers_job = dg.define_asset_job(
     "autotrader_advertisers_job", selection=[ADVERTISERS_KEY], op_retry_policy=RUN_RETRY,
     description="Refresh the Autotrader advertisers and their partitions.",
@@ -222,6 +228,7 @@ autotrader_stock_schedule = per_dealer_schedule(
     f"Every advertiser partition, in runs of up to {DEALERS_PER_RUN} advertisers, four times a day (every "
     "tick is a new baseline).",
     dealer_of=dealer_id, execution_timezone="Europe/London", dealers_per_run=DEALERS_PER_RUN,
+    assets=[STOCK_KEY, FEATURES_KEY, CHARGE_TIMES_KEY], switched_off=switched_off_assets,
 )
 
 
