@@ -136,7 +136,8 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
                 delivery = Delivery(source, headers, query, b"", received_at, remote, repeated)
                 reason = f"body over {settings.webhook_max_bytes} bytes"
                 await _record(intake, delivery, 413, reason, body_bytes=too_large.size)
-                return Response(status_code=413)
+                # The rest of the body is still on its way: close rather than wait out the body deadline.
+                return Response(status_code=413, headers={"connection": "close"})
             delivery = Delivery(source, headers, query, raw, received_at, remote, repeated)
             decision = intake.decide(delivery) if len(raw) <= INLINE_BYTES else await _run(intake.decide, delivery)
             if decision.row is None:
