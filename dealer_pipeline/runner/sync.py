@@ -132,8 +132,8 @@ def release_memory() -> None:
 
 def _dealer_assets(defs: dg.Definitions, spec: SourceJobs, off: Sequence[dg.AssetKey]) -> list[dg.AssetKey]:
     """The assets a stock run materializes per dealer: the job's, less those switched off."""
-    keys = defs.resolve_job_def(spec.dealer_job).asset_layer.executable_asset_keys
-    return sorted((key for key in keys if key not in set(off)), key=lambda key: key.to_user_string())
+    keys, left_out = defs.resolve_job_def(spec.dealer_job).asset_layer.executable_asset_keys, set(off)
+    return sorted((key for key in keys if key not in left_out), key=lambda key: key.to_user_string())
 
 
 def _wanted_keys(spec: SourceJobs, keys: Sequence[str], dealers: Optional[set[str]]) -> list[str]:

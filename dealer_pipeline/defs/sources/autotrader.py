@@ -207,6 +207,7 @@ def switched_off_assets() -> List[dg.AssetKey]:
     runs leave them out rather than pay a step and a materialization per dealer for nothing."""
     return [] if get_settings().autotrader_charge_times_enabled else [CHARGE_TIMES_KEY]
 
+
 advertisers_job = dg.define_asset_job(
     "autotrader_advertisers_job", selection=[ADVERTISERS_KEY], op_retry_policy=RUN_RETRY,
     description="Refresh the Autotrader advertisers and their partitions.",
