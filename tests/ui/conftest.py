@@ -68,6 +68,7 @@ def webserver(ui_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(base, server, log)
+        _greeting_seen(base)
         yield base
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -76,6 +77,15 @@ def webserver(ui_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def _greeting_seen(base: str) -> None:
+    """Tell the webserver its "Join the Dagster community" greeting was seen (what its Skip button does), so it
+    never opens over a test: dismissing it mid-test also closes whatever popover the test had open."""
+    answer = requests.post(f"{base}/graphql", json={"query": "mutation { setNuxSeen }"}, timeout=30)
+    assert answer.status_code == 200 and answer.json().get("data", {}).get("setNuxSeen") is not None, answer.text
+    shown = requests.post(f"{base}/graphql", json={"query": "{ shouldShowNux }"}, timeout=30).json()
+    assert shown["data"]["shouldShowNux"] is False, shown
 
 
 def _wait_until_serving(base: str, server: subprocess.Popen[bytes], log: Path, timeout: float = 240) -> None:
@@ -105,7 +115,8 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser, webserver: str):  # type: ignore[no-untyped-def]
-    """A fresh page whose "Join the Dagster community" greeting is dismissed whenever it appears."""
+    """A fresh page. The webserver was told its community greeting was seen; should it appear anyway, it is
+    dismissed."""
     context = browser.new_context(viewport={"width": 1600, "height": 1000}, base_url=webserver)
     context.set_default_timeout(60_000)
     page = context.new_page()
