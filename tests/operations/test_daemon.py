@@ -118,8 +118,12 @@ def test_the_daemon_alone_runs_the_canonical_checks_after_dealers_stock_changed(
             assert all(by_dealer[f"autotrader:{a}"].status == dg.DagsterRunStatus.SUCCESS for a in advertisers)
             opened = by_dealer[f"autotrader:{refused}"]
             assert opened.status == dg.DagsterRunStatus.FAILURE, "the run that opens a block fails"
-            last_stock_end = max(records[r.run_id].end_time for r in stock_runs)
-            assert records[table_run.run_id].start_time > last_stock_end, "the table runs after the stock runs"
+            # After the stock runs' last step ended: a run that failed writes its RUN_FAILURE a moment after the
+            # failed step, and the automation rightly does not wait for that bookkeeping.
+            steps_ended = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+            last_stock_step = max(event.timestamp for run in stock_runs
+                                  for event in instance.all_logs(run.run_id, of_type=steps_ended))
+            assert records[table_run.run_id].start_time > last_stock_step, "the table runs after the stock steps"
             assert CATALOG_MATCHES in table_run.asset_selection, "the catalogue follows in the same run"
             keys = [dg.AssetCheckKey(VEHICLES, name) for name in TABLE_CHECKS]
             latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
