@@ -52,47 +52,17 @@ def test_loading_the_code_location_leaves_pandas_and_great_expectations_unimport
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-#: Per-dealer schedules -> the dynamic partitions they fan out over.
-DEALER_SCHEDULES = {
-    "autocosmos_publish_schedule": "published_dealer",
-    "autocosmos_audit_schedule": "published_dealer",
-    "publishing_autochat_schedule": "published_dealer",
-    "publishing_webmotors_status_schedule": "published_dealer",
-    "publishing_leads_schedule": "published_dealer",
-}
-
-
-def test_per_dealer_schedules_request_one_keyed_run_per_partition() -> None:
-    """A tick over several dealers is valid for Dagster (a run key per request) and launches one run per
-    dealer, tagged with it; the next tick launches new runs (its keys differ)."""
-    from datetime import UTC, datetime
-
+def test_the_autocosmos_audit_schedule_asks_for_the_audit() -> None:
     import dagster as dg
 
     from dealer_pipeline.definitions import defs
 
-    repository = defs.get_repository_def()
-    partitions = {"published_dealer": ["autotrader:10012345", "webmotors:03347828000109"]}
-    expected_tag = {"published_dealer": lambda k: k}
     with dg.instance_for_test() as instance:  # schedule contexts need an instance with a ref
-        for name, keys in partitions.items():
-            instance.add_dynamic_partitions(name, keys)
-        for schedule_name, partitions_name in DEALER_SCHEDULES.items():
-            schedule = defs.resolve_schedule_def(schedule_name)
-            keys_per_tick = []
-            for hour in (5, 11):
-                context = dg.build_schedule_context(instance=instance, repository_def=repository,
-                                                    scheduled_execution_time=datetime(2026, 1, 5, hour, tzinfo=UTC))
-                requests = schedule.evaluate_tick(context).run_requests or []
-                assert [r.partition_key for r in requests] == partitions[partitions_name], schedule_name
-                assert [r.tags["dealer_pipeline/dealer"] for r in requests] == [
-                    expected_tag[partitions_name](k) for k in partitions[partitions_name]]
-                keys_per_tick.append({r.run_key for r in requests})
-                assert len(keys_per_tick[-1]) == len(requests) and None not in keys_per_tick[-1]
-            assert not keys_per_tick[0] & keys_per_tick[1], f"{schedule_name}: a later tick must launch new runs"
+        instance.add_dynamic_partitions("published_dealer", ["autotrader:10012345", "webmotors:03347828000109"])
         audit = defs.resolve_schedule_def("autocosmos_audit_schedule").evaluate_tick(
-            dg.build_schedule_context(instance=instance, repository_def=repository)).run_requests
-        assert all(r.run_config == {"ops": {"publishing__autocosmos": {"config": {"audit": True}}}} for r in audit)
+            dg.build_schedule_context(instance=instance, repository_def=defs.get_repository_def())).run_requests
+    assert audit and all(r.run_config == {"ops": {"publishing__autocosmos": {"config": {"audit": True}}}}
+                         for r in audit)
 
 
 def test_every_asset_has_owners_kinds_and_tags() -> None:
@@ -137,13 +107,18 @@ def test_canonical_vehicles_carries_the_column_schema_of_the_table() -> None:
     assert by_name["price_amount"].type == "numeric(14, 2)" and by_name["price_amount"].description
 
 
-#: Stock schedules -> the dynamic partitions whose ranges they request.
-STOCK_SCHEDULES = {"autotrader_stock_schedule": ("autotrader_advertiser", "autotrader"),
-                   "webmotors_stock_schedule": ("webmotors_dealer", "webmotors")}
+#: Per-dealer schedules -> the dynamic partitions whose ranges they request, and the dealer id's prefix.
+DEALER_SCHEDULES = {"autotrader_stock_schedule": ("autotrader_advertiser", "autotrader:"),
+                    "webmotors_stock_schedule": ("webmotors_dealer", "webmotors:"),
+                    "autocosmos_publish_schedule": ("published_dealer", ""),
+                    "autocosmos_audit_schedule": ("published_dealer", ""),
+                    "publishing_autochat_schedule": ("published_dealer", ""),
+                    "publishing_webmotors_status_schedule": ("published_dealer", ""),
+                    "publishing_leads_schedule": ("published_dealer", "")}
 
 
-def test_stock_schedules_request_runs_over_ranges_of_dealers() -> None:
-    """A stock tick covers every dealer partition exactly once, in ranges of at most DEALERS_PER_RUN
+def test_per_dealer_schedules_request_runs_over_ranges_of_dealers() -> None:
+    """A tick covers every dealer partition exactly once, in ranges of at most DEALERS_PER_RUN
     consecutive partitions (Dagster's range tags); a lone dealer gets its partition key and dealer tag;
     the next tick's run keys differ."""
     from datetime import UTC, datetime
@@ -154,7 +129,7 @@ def test_stock_schedules_request_runs_over_ranges_of_dealers() -> None:
     from dealer_pipeline.definitions import defs
 
     repository = defs.get_repository_def()
-    for schedule_name, (partitions_name, source) in STOCK_SCHEDULES.items():
+    for schedule_name, (partitions_name, prefix) in DEALER_SCHEDULES.items():
         schedule = defs.resolve_schedule_def(schedule_name)
         for count in (1, 2, 2 * DEALERS_PER_RUN + 1):
             keys = [f"{10000000 + i:014d}" for i in range(count)]
@@ -169,7 +144,7 @@ def test_stock_schedules_request_runs_over_ranges_of_dealers() -> None:
                     covered = []
                     for request in requests:
                         if request.partition_key is not None:
-                            assert request.tags["dealer_pipeline/dealer"] == f"{source}:{request.partition_key}"
+                            assert request.tags["dealer_pipeline/dealer"] == f"{prefix}{request.partition_key}"
                             covered.append(request.partition_key)
                             continue
                         start = request.tags["dagster/asset_partition_range_start"]

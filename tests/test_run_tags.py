@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import yaml
 
-from dealer_pipeline.defs.common import range_run_tags
+from dealer_pipeline.defs.common import range_run_tags, wanted_ranges
 from dealer_pipeline.defs.keys import DEALER_TAG
 from dealer_pipeline.defs.operations.events import run_tags
 from dealer_pipeline.paths import project_root
@@ -55,3 +55,13 @@ def test_an_event_run_waits_while_its_dealer_has_a_run_in_progress() -> None:
         counter = TagConcurrencyLimitsCounter(limits, [stock])
         assert counter.is_blocked(same_dealer)
         assert not counter.is_blocked(other_dealer) and not counter.is_blocked(no_dealer)
+
+
+def test_wanted_ranges_never_cover_a_dealer_that_was_not_asked_for() -> None:
+    """A range run covers every partition from its first key to its last, so wanted dealers with another
+    between them go in separate ranges; consecutive ones share a range up to the size."""
+    keys = ["a", "b", "c", "d", "e", "f", "g"]
+    assert wanted_ranges(keys, ["a", "b", "d", "e", "f", "g"], 3) == [["a", "b"], ["d", "e", "f"], ["g"]]
+    assert wanted_ranges(keys, ["g", "a"], 50) == [["a"], ["g"]]
+    assert wanted_ranges(keys, [], 50) == []
+    assert wanted_ranges(keys, keys, 50) == [keys]

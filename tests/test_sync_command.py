@@ -147,3 +147,51 @@ def test_switched_off_charge_times_are_not_a_step_of_the_stock_runs(sandbox: San
         assert {"autotrader__stock", "autotrader__stock_features", "autotrader__stock_vehicle_rules"} <= steps
         assert instance.get_latest_materialization_event(dg.AssetKey(["autotrader", "charge_times"])) is None
         assert instance.get_latest_materialization_event(dg.AssetKey(["autotrader", "stock_features"])) is not None
+
+
+def test_sync_publishes_its_dealers_in_one_ranged_run_working_on_them_at_once(sandbox: SandboxHandle,
+                                                                              tmp_path: Path) -> None:
+    """Publishing goes in ranges of dealers, as the stock does: one `publish_dealer_job` run covers the
+    dealers (Dagster's partition-range tags), its steps work on them at once (a dealer's publishing is
+    mostly waiting: calls in turn and Autocosmos's read-back delay), and every dealer's publications land."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    store_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    env = dict(os.environ, **sandbox.env(), DAGSTER_HOME=str(home), DEALER_PIPELINE_DATABASE_URL=store_url)
+    chosen = [d for d in sandbox.world()["autotrader"] if d["on_integration"] and d["stock_sync"]
+              and d["status"] == "Active" and d["autocosmos_adminmail"]]
+    assert len(chosen) >= 2, "the sandbox world has several publishing Autotrader dealers"
+    dealers = sorted(f"autotrader:{d['advertiser_id']}" for d in chosen)
+
+    since = sandbox.last_seq()
+    result = _cli(["sync", "--source", "autotrader", *(arg for d in dealers for arg in ("--dealer", d))], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"publish {len(dealers)} dealers {dealers[0]}..{dealers[-1]}" in result.stdout
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (run,) = [run for run in instance.get_runs() if run.job_name == "publish_dealer_job"]
+        assert run.is_success
+        assert (run.tags["dagster/asset_partition_range_start"], run.tags["dagster/asset_partition_range_end"]) \
+            == (dealers[0], dealers[-1])
+        event = instance.get_latest_materialization_event(dg.AssetKey(["publishing", "autocosmos"]))
+        assert event is not None and event.run_id == run.run_id
+        metadata = event.asset_materialization.metadata
+        assert metadata["dealers"].value == len(dealers) and metadata["dealers_failed"].value == 0
+        assert metadata["failed_dealers"].value == {} and metadata["api_calls"].value > 0
+
+    engine = create_store_engine(store_url)
+    with engine.connect() as conn:
+        published = set(conn.execute(sa.text("SELECT DISTINCT dealer_id FROM publications "
+                                             "WHERE target = 'autocosmos'")).scalars())
+    engine.dispose()
+    assert published == set(dealers)
+
+    calls = sandbox.calls(vendor="autocosmos", since=since)
+    spans = []
+    for dealer in chosen:
+        times = [c["ts"] for c in calls if dealer["autocosmos_adminmail"] in c["path"]]
+        assert times, f"no Autocosmos call for {dealer['advertiser_id']}"
+        spans.append((min(times), max(times)))
+    overlapping = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1:] if a[0] < b[1] and b[0] < a[1]]
+    assert overlapping, f"each dealer's Autocosmos calls came after the previous dealer's: {spans}"

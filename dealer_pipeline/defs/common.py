@@ -54,6 +54,20 @@ def dealer_ranges(keys: Sequence[str], size: int) -> List[List[str]]:
     return [list(keys[i:i + size]) for i in range(0, len(keys), size)]
 
 
+def wanted_ranges(keys: Sequence[str], wanted: Iterable[str], size: int) -> List[List[str]]:
+    """The `wanted` among the instance's `keys`, cut into ranges of at most `size` that are consecutive
+    in `keys`: a range run covers every partition from its first key to its last, so a dealer not
+    wanted between two wanted ones starts a new range instead of being synced too."""
+    chosen = set(wanted)
+    runs: List[List[str]] = [[]]
+    for key in keys:
+        if key in chosen:
+            runs[-1].append(key)
+        elif runs[-1]:
+            runs.append([])
+    return [chunk for run in runs if run for chunk in dealer_ranges(run, size)]
+
+
 def range_run_tags(keys: Sequence[str], dealer_of: Callable[[str], str] = lambda key: key) -> Dict[str, str]:
     """The tags of a run over consecutive partitions `keys`: one dealer's tag, or a partition range."""
     if len(keys) == 1:

@@ -21,12 +21,14 @@ import dagster as dg
 
 from dealer_pipeline import progress
 from dealer_pipeline.definitions import defs as default_defs
-from dealer_pipeline.defs.common import DEALERS_PER_RUN, dealer_ranges, range_run_tags
+from dealer_pipeline.defs.common import DEALERS_PER_RUN, range_run_tags, wanted_ranges
 from dealer_pipeline.defs.keys import DEALER_TAG, VEHICLES
 from dealer_pipeline.defs.sources.autotrader import switched_off_assets
 
 PUBLISHED_DEALERS_JOB, CATALOGUE_JOB, PUBLISH_DEALER_JOB = "published_dealers_job", "catalogue_job", "publish_dealer_job"
 PUBLISHED_DEALER = "published_dealer"
+#: Steps of `publish_dealer_job` per dealer (Autocosmos, Autochat, the status and the leads to Webmotors).
+PUBLISHING_STEPS = 4
 
 
 @dataclass(frozen=True)
@@ -142,10 +144,18 @@ def _wanted_keys(spec: SourceJobs, keys: Sequence[str], dealers: Optional[set[st
     return [key for key in keys if f"{spec.source}:{key}" in dealers]
 
 
+def _range_options(chunk: Sequence[str]) -> Dict[str, Any]:
+    return {"partition_key": chunk[0]} if len(chunk) == 1 else {}
+
+
 def _range_label(source: str, chunk: Sequence[str]) -> str:
     if len(chunk) == 1:
         return f"{source}:{chunk[0]}"
     return f"{source}: {len(chunk)} dealers {chunk[0]}..{chunk[-1]}"
+
+
+def _publish_label(chunk: Sequence[str]) -> str:
+    return f"publish {chunk[0]}" if len(chunk) == 1 else f"publish {len(chunk)} dealers {chunk[0]}..{chunk[-1]}"
 
 
 def sync(
@@ -179,14 +189,15 @@ def sync(
             continue
         record(_execute(defs, spec.refresh_job, instance, f"{spec.source} dealers", verbose=verbose,
                         run_config=refresh_config))
-        keys = _wanted_keys(spec, instance.get_dynamic_partitions(spec.partitions), wanted)
+        partitions = instance.get_dynamic_partitions(spec.partitions)
+        keys = _wanted_keys(spec, partitions, wanted)
         matched.update(f"{spec.source}:{key}" for key in keys)
         off = spec.switched_off()
         assets = _dealer_assets(defs, spec, off)
         progress.board.expect(len(keys) * max(1, len(assets)))
-        for chunk in dealer_ranges(keys, dealers_per_run):
+        for chunk in wanted_ranges(partitions, keys, dealers_per_run):
             tags = range_run_tags(chunk, lambda key: f"{spec.source}:{key}")
-            options: Dict[str, Any] = {"partition_key": chunk[0]} if len(chunk) == 1 else {}
+            options = _range_options(chunk)
             if off:
                 options["asset_selection"] = assets
             record(_execute(defs, spec.dealer_job, instance, _range_label(spec.source, chunk), verbose=verbose,
@@ -202,7 +213,7 @@ def sync(
     record(RunOutcome("canonical vehicles + checks", result.run_id, result.success, error))
     if publish:
         publish_dealers(instance, sources=sources, dealers=wanted, defs=defs, on_run=on_run, report=report,
-                        verbose=verbose)
+                        verbose=verbose, dealers_per_run=dealers_per_run)
     return report
 
 
@@ -215,8 +226,9 @@ def publish_dealers(
     on_run: Callable[[RunOutcome], None] = lambda outcome: None,
     report: Optional[SyncReport] = None,
     verbose: bool = False,
+    dealers_per_run: int = DEALERS_PER_RUN,
 ) -> SyncReport:
-    """Publishing partitions, catalogue versions, then one publishing run per wanted dealer."""
+    """Publishing partitions, catalogue versions, then the wanted dealers' publishing in ranges."""
     report = report if report is not None else SyncReport()
     wanted = set(dealers) if dealers is not None else None
     wanted_sources = set(sources)
@@ -230,8 +242,11 @@ def publish_dealers(
         return report
     record(_execute(defs, PUBLISHED_DEALERS_JOB, instance, "published dealers", verbose=verbose))
     record(_execute(defs, CATALOGUE_JOB, instance, "catalogue versions", verbose=verbose))
-    for dealer_id in instance.get_dynamic_partitions(PUBLISHED_DEALER):
-        if dealer_id.split(":", 1)[0] in wanted_sources and (wanted is None or dealer_id in wanted):
-            record(_execute(defs, PUBLISH_DEALER_JOB, instance, f"publish {dealer_id}", partition_key=dealer_id,
-                            tags={DEALER_TAG: dealer_id}, verbose=verbose, dealers=[dealer_id]))
+    partitions = instance.get_dynamic_partitions(PUBLISHED_DEALER)
+    chosen = [d for d in partitions if d.split(":", 1)[0] in wanted_sources and (wanted is None or d in wanted)]
+    progress.board.expect(len(chosen) * PUBLISHING_STEPS)
+    for chunk in wanted_ranges(partitions, chosen, dealers_per_run):
+        record(_execute(defs, PUBLISH_DEALER_JOB, instance, _publish_label(chunk), verbose=verbose,
+                        tags=range_run_tags(chunk), dealers=list(chunk), **_range_options(chunk)))
+        release_memory()
     return report

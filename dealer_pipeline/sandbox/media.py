@@ -15,7 +15,9 @@ What an image is follows from its name alone, so nothing has to be remembered:
 a name starting with `missing` is 404; a name ending in `-WxH` has that native size; a
 32-hex name (generated image ids) is judged by its last byte: 0x00-0x03 missing (404),
 0x04-0x0b small (320x240), else a normal photo (1024x768 up to 1600x1200, by the byte).
-Any other name is a normal 1024x768 photo. Bytes are cached per (name, size, format).
+Any other name is a normal 1024x768 photo. A picture's colours come from its name through a
+palette of `SHADES`, so bytes are cached per (shade, size, format): a dealer group's worth of
+distinct photo URLs is served without encoding each one again (a real CDN serves stored bytes).
 """
 
 from __future__ import annotations
@@ -77,12 +79,19 @@ def image_id(random_hex30: str, kind: str, pick: int) -> str:
     return f"{random_hex30}{byte_range[pick % len(byte_range)]:02x}"
 
 
-@functools.lru_cache(maxsize=256)
+SHADES = 16
+
+
 def render(name: str, width: int, height: int, fmt: str) -> bytes:
-    """Encode a simple picture (colour from the name, a frame and bands) of exactly that size."""
+    """Encode a simple picture (colours from the name, a frame and bands) of exactly that size."""
+    return _render(hashlib.sha256(name.encode()).digest()[0] % SHADES, width, height, fmt)
+
+
+@functools.lru_cache(maxsize=512)
+def _render(shade: int, width: int, height: int, fmt: str) -> bytes:
     from PIL import Image, ImageDraw
 
-    digest = hashlib.sha256(name.encode()).digest()
+    digest = hashlib.sha256(f"shade-{shade}".encode()).digest()
     base = (digest[0], digest[1], digest[2])
     image = Image.new("RGB", (width, height), base)
     draw = ImageDraw.Draw(image)

@@ -15,11 +15,11 @@ from typing import Dict, Iterator, List, Optional
 import dagster as dg
 import sqlalchemy as sa
 
-from dealer_pipeline.defs.common import RUN_RETRY, per_dealer_schedule
+from dealer_pipeline.defs.common import DEALER_RANGE_BACKFILL, DEALERS_PER_RUN, RUN_RETRY, call_metadata, per_dealer_schedule
 from dealer_pipeline.defs.keys import AUTOCHAT_PUBLICATIONS as AUTOCHAT_KEY
 from dealer_pipeline.defs.keys import VEHICLES
-from dealer_pipeline.defs.publishing.metadata import publishing_result
-from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, partition_dealer
+from dealer_pipeline.defs.publishing.metadata import publish_each_dealer, publishing_result
+from dealer_pipeline.defs.publishing.partitions import PUBLISHED_DEALER, dealer_entries
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.publishing import autochat as publishing
@@ -64,16 +64,20 @@ class AutochatResource(dg.ConfigurableResource):
 
 
 @dg.asset(key=AUTOCHAT_KEY, deps=[VEHICLES], partitions_def=PUBLISHED_DEALER, group_name=GROUP, pool=POOL,
+          backfill_policy=DEALER_RANGE_BACKFILL,
           **labels("publishing", "api", vendor="autochat", grain="dealer"),
           description="One dealer's cars on Autochat: created, replaced, deleted (sold, removed, suspended) as the "
                       "store and the quality gate say; outcomes in `publications` (target autochat).")
 def publish_autochat(context: dg.AssetExecutionContext, autochat: AutochatResource,
              store: StoreResource) -> dg.MaterializeResult:
     engine = store.engine()
-    entry = partition_dealer(context)
+    entry_of = dealer_entries()
     with autochat.client(engine, context.run.run_id) as client:
-        report = publishing.publish_dealer(engine, client, entry, option_map=autochat.option_map)
-        return publishing_result(context, report, client.http.stats)
+        def publish_one(dealer_id: str) -> dg.MaterializeResult:
+            report = publishing.publish_dealer(engine, client, entry_of(dealer_id), option_map=autochat.option_map)
+            return publishing_result(context, report, client.http.stats)
+
+        return publish_each_dealer(context, engine, "autochat", publish_one, lambda: call_metadata(client.http.stats))
 
 
 autochat_job = dg.define_asset_job(
@@ -84,7 +88,8 @@ autochat_job = dg.define_asset_job(
 
 publishing_autochat_schedule = per_dealer_schedule(
     "publishing_autochat_schedule", autochat_job, "20 * * * *", PUBLISHED_DEALER,
-    "One run per published dealer every hour (dealers not on Autochat finish at once).",
+    "Every hour, runs over ranges of published dealers (dealers not on Autochat finish at once).",
+    dealers_per_run=DEALERS_PER_RUN,
 )
 
 

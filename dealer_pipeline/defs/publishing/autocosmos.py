@@ -14,13 +14,14 @@ import dagster as dg
 from dealer_pipeline.catalogue.review import review_queue_size
 from dealer_pipeline.dealers_file import DealersFileError, load_dealers
 from dealer_pipeline.defs.catalogue.resources import POOL, AutocosmosResource
-from dealer_pipeline.defs.common import per_dealer_schedule
+from dealer_pipeline.defs.common import DEALER_RANGE_BACKFILL, DEALERS_PER_RUN, call_metadata, per_dealer_schedule
 from dealer_pipeline.defs.keys import AUTOCOSMOS_PUBLICATIONS as AUTOCOSMOS_KEY
 from dealer_pipeline.defs.keys import CATALOG_MATCHES, VEHICLES
-from dealer_pipeline.defs.publishing.metadata import publishing_result
+from dealer_pipeline.defs.publishing.metadata import publish_each_dealer, publishing_result
 from dealer_pipeline.defs.publishing.partitions import GROUP, PUBLISHED_DEALER
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
+from dealer_pipeline.defs.partitions import partition_keys_of
 from dealer_pipeline.publishing.autocosmos import TARGET, publish_dealer
 from dealer_pipeline.publishing.engine import Report
 
@@ -32,28 +33,43 @@ class AutocosmosPublishConfig(dg.Config):
 
 
 @dg.asset(key=AUTOCOSMOS_KEY, partitions_def=PUBLISHED_DEALER, deps=[VEHICLES, CATALOG_MATCHES],
-          group_name=GROUP, pool=POOL, **labels("publishing", "api", vendor="autocosmos", grain="dealer"),
+          group_name=GROUP, pool=POOL, backfill_policy=DEALER_RANGE_BACKFILL,
+          **labels("publishing", "api", vendor="autocosmos", grain="dealer"),
           description="One dealer's stock on Autocosmos v3: create, replace, price PATCH, suspend/reactivate, "
                       "archive; photos checked first; vendor-side suspensions read back (table `publications`).")
 def autocosmos_publications(context: dg.AssetExecutionContext, config: AutocosmosPublishConfig,
                             autocosmos: AutocosmosResource, store: StoreResource) -> dg.MaterializeResult:
-    dealer_id = context.partition_key
     try:
-        entry = load_dealers().by_id().get(dealer_id)
+        entries = load_dealers().by_id()
     except DealersFileError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    if entry is None or not entry.autocosmos_adminmail:
+    engine = store.engine()
+
+    def adminmail(dealer_id: str) -> str | None:
+        entry = entries.get(dealer_id)
+        return entry.autocosmos_adminmail if entry is not None else None
+
+    def skipped(dealer_id: str) -> dg.MaterializeResult:
         return publishing_result(context, Report(TARGET, dealer_id, skipped=f"{dealer_id} does not publish to "
                                                                             "Autocosmos"))
-    engine = store.engine()
+
+    if not any(adminmail(key) for key in partition_keys_of(context)):
+        return publish_each_dealer(context, engine, "autocosmos", skipped, dict)
     with autocosmos.client(engine, context.run.run_id) as client, autocosmos.photo_checker(engine) as photos:
-        report = publish_dealer(engine, client, photos, dealer_id, entry.autocosmos_adminmail,
-                                autocosmos.options(audit=config.audit))
-        with engine.connect() as conn:
-            queue = review_queue_size(conn)
-        return publishing_result(context, report, client.http.stats, photos_fetched=photos.fetched,
-                                 photo_cache_hits=photos.cache_hits, review_queue_size=queue,
-                                 credentials_hint="check AUTOCOSMOS_APP_KEY/SECRET (our signature was refused)")
+        def publish_one(dealer_id: str) -> dg.MaterializeResult:
+            mail = adminmail(dealer_id)
+            if not mail:
+                return skipped(dealer_id)
+            report = publish_dealer(engine, client, photos, dealer_id, mail, autocosmos.options(audit=config.audit))
+            with engine.connect() as conn:
+                queue = review_queue_size(conn)
+            return publishing_result(context, report, client.http.stats, photos_fetched=photos.fetched,
+                                     photo_cache_hits=photos.cache_hits, review_queue_size=queue,
+                                     credentials_hint="check AUTOCOSMOS_APP_KEY/SECRET (our signature was refused)")
+
+        return publish_each_dealer(context, engine, "autocosmos", publish_one, lambda: {
+            **call_metadata(client.http.stats), "photos_fetched": photos.fetched,
+            "photo_cache_hits": photos.cache_hits})
 
 
 autocosmos_job = dg.define_asset_job(
@@ -64,13 +80,15 @@ autocosmos_job = dg.define_asset_job(
 
 autocosmos_publish_schedule = per_dealer_schedule(
     "autocosmos_publish_schedule", autocosmos_job, "40 * * * *", PUBLISHED_DEALER,
-    "Every hour, one run per published dealer (dealers without Autocosmos finish at once).",
+    "Every hour, runs over ranges of published dealers (dealers without Autocosmos finish at once).",
+    dealers_per_run=DEALERS_PER_RUN,
 )
 autocosmos_audit_schedule = per_dealer_schedule(
     "autocosmos_audit_schedule", autocosmos_job, "15 4 * * *", PUBLISHED_DEALER,
     "Daily: publish, and audit each live publication's content against what Autocosmos accepted (edits made on "
     "its side, photos partly lost); states are read back on every run.",
     run_config={"ops": {"publishing__autocosmos": {"config": {"audit": True}}}},
+    dealers_per_run=DEALERS_PER_RUN,
 )
 
 

@@ -9,13 +9,17 @@ fail it without retry, because a person must act.
 """
 
 from collections import Counter
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import dagster as dg
+import sqlalchemy as sa
 
+from dealer_pipeline import progress
 from dealer_pipeline.defs.common import call_metadata
+from dealer_pipeline.defs.partitions import partition_keys_of
 from dealer_pipeline.http import ClientStats
 from dealer_pipeline.publishing.engine import Report
+from dealer_pipeline.sources.fanout import DealerOutcome, for_each_dealer
 
 
 def report_metadata(report: Report, *stats: ClientStats, **extra: Any) -> dict[str, Any]:
@@ -48,3 +52,80 @@ def publishing_result(context: dg.AssetExecutionContext, report: Report, *stats:
                                      f"{'; '.join(report.errors[:3])}",
                          metadata={**metadata, "needs_operator": True}, allow_retries=False)
     return dg.MaterializeResult(metadata=metadata)
+
+
+#: Dealers of a ranged publishing run worked on at once. A dealer's publishing is mostly waiting (each
+#: vendor call in turn, and Autocosmos's read-back delay after photos were sent), so a range overlaps
+#: those waits; the clients are shared, so their caps on calls in flight hold for the whole run.
+DEALERS_AT_ONCE = 8
+_SUMMED_DICTS = ("planned", "outcomes", "sent", "failed")
+
+
+def publish_each_dealer(context: dg.AssetExecutionContext, engine: sa.Engine, stage: str,
+                        publish_one: Callable[[str], dg.MaterializeResult],
+                        calls: Callable[[], dict[str, Any]]) -> dg.MaterializeResult:
+    """`publish_one(dealer_id)` for each partition of the step. One dealer: its result, unchanged.
+    A range: the dealers `DEALERS_AT_ONCE` at a time, then one result with the totals, the dealers
+    that stopped or failed, and the clients' calls (`calls()`); the step fails only when every dealer
+    failed, as a stock range does."""
+    keys = partition_keys_of(context)
+    if len(keys) == 1:
+        progress.board.plan(stage, 1)
+        try:
+            return publish_one(keys[0])
+        finally:
+            progress.board.dealer_done(stage)
+    outcomes = for_each_dealer(keys, publish_one, engine=engine, stage=stage, dealer_of=lambda key: key,
+                               run_id=context.run.run_id, concurrency=DEALERS_AT_ONCE, lease=False)
+    return _range_result(context, outcomes, calls())
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, dg.MetadataValue) else value
+
+
+def _range_result(context: dg.AssetExecutionContext, outcomes: Sequence[DealerOutcome],
+                  calls: dict[str, Any]) -> dg.MaterializeResult:
+    totals: Counter = Counter()
+    summed: dict[str, Counter] = {name: Counter() for name in _SUMMED_DICTS}
+    problems: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    needs_operator = False
+    for outcome in outcomes:
+        if outcome.error is not None:
+            failed[outcome.dealer_id] = _first_line(outcome.error)
+            needs_operator |= bool(_plain((getattr(outcome.error, "metadata", None) or {}).get("needs_operator")))
+            continue
+        metadata = {key: _plain(value) for key, value in outcome.result.metadata.items()}
+        for key, value in metadata.items():
+            if key in summed and isinstance(value, dict):
+                summed[key].update({k: v for k, v in value.items() if isinstance(v, (int, float))})
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                totals[key] += value
+        why = metadata.get("blocked") or metadata.get("stopped")
+        if why:
+            problems[outcome.dealer_id] = str(why)
+    for dealer_id, why in failed.items():
+        context.log.error(f"{dealer_id}: {why}")
+    rows = [f"| {dealer} | FAILED | {why} |" for dealer, why in failed.items()]
+    rows += [f"| {dealer} | stopped | {why} |" for dealer, why in problems.items()]
+    metadata: dict[str, Any] = {
+        **{key: round(value, 2) if isinstance(value, float) else value for key, value in totals.items()},
+        **{name: dg.MetadataValue.json(dict(values)) for name, values in summed.items()},
+        **calls,
+        "dealers": len(outcomes), "dealers_failed": len(failed), "dealers_stopped": len(problems),
+        "failed_dealers": dg.MetadataValue.json(failed),
+        "stopped_dealers": dg.MetadataValue.json(problems), "needs_operator": needs_operator,
+    }
+    if rows:
+        metadata["problems"] = dg.MetadataValue.md("| dealer | outcome | detail |\n|---|---|---|\n" + "\n".join(rows))
+    if failed and len(failed) == len(outcomes):
+        raise dg.Failure(description=f"all {len(failed)} dealers failed: "
+                         + "; ".join(f"{dealer}: {why}" for dealer, why in failed.items()),
+                         metadata=metadata, allow_retries=not needs_operator)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _first_line(error: BaseException) -> str:
+    text = (getattr(error, "description", None) or str(error)).strip().splitlines()
+    return text[0][:1000] if text else type(error).__name__

@@ -8,6 +8,8 @@ metadata, a dealer that does not publish to it.
 """
 
 # No `from __future__ import annotations`: Dagster reads resource annotations at runtime.
+from typing import Callable
+
 import dagster as dg
 
 from dealer_pipeline.dealers_file import DealerEntry, DealersFileError, load_dealers
@@ -38,16 +40,22 @@ def published_dealers(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     })
 
 
-def partition_dealer(context: dg.AssetExecutionContext) -> DealerEntry:
-    """The dealers-file entry of the run's `published_dealer` partition (a Failure naming it if absent)."""
+def dealer_entries() -> Callable[[str], DealerEntry]:
+    """The dealers file, read once per step: a function giving the entry of a `published_dealer`
+    partition (a Failure naming it if absent)."""
     try:
-        entry = load_dealers().by_id().get(context.partition_key)
+        entries = load_dealers().by_id()
     except DealersFileError as exc:
         raise dg.Failure(description=f"the dealers file is invalid: {exc}", allow_retries=False) from None
-    if entry is None:
-        raise dg.Failure(description=f"dealer {context.partition_key} is not in the dealers file; rematerialize "
-                                     f"publishing/dealers to drop its partition", allow_retries=False)
-    return entry
+
+    def entry_of(dealer_id: str) -> DealerEntry:
+        entry = entries.get(dealer_id)
+        if entry is None:
+            raise dg.Failure(description=f"dealer {dealer_id} is not in the dealers file; rematerialize "
+                                         f"publishing/dealers to drop its partition", allow_retries=False)
+        return entry
+
+    return entry_of
 
 
 published_dealers_job = dg.define_asset_job(
