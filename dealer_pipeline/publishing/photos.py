@@ -13,6 +13,7 @@ import io
 import ipaddress
 import logging
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -148,7 +149,8 @@ def _identify(data: bytes) -> tuple[str | None, tuple[int, int] | None]:
 
 
 class PhotoChecker:
-    """Checks photo URLs over the network, with results cached in the store."""
+    """Checks photo URLs over the network, with results cached in the store. One checker may serve
+    several dealers at once (a ranged publishing run): they share its `workers` threads and session."""
 
     def __init__(self, engine: sa.Engine, *, max_age: timedelta = timedelta(hours=24), workers: int = 8,
                  timeout: tuple[float, float] = (5.0, 20.0), session: requests.Session | None = None,
@@ -164,9 +166,19 @@ class PhotoChecker:
         self.allowed_hosts = allowed_hosts
         self.fetched = 0
         self.cache_hits = 0
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
         self.session.close()
+
+    def _workers(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="photo-check")
+            return self._pool
 
     def fetch(self, url: str) -> PhotoCheck:
         """The verdict on `url`; every failure (network, refusal, odd bytes) is the verdict's reason."""
@@ -209,12 +221,12 @@ class PhotoChecker:
         wanted = list(dict.fromkeys(u for u in urls if isinstance(u, str)))
         storable = [u for u in wanted if "\x00" not in u]  # PostgreSQL text cannot hold NUL
         found = self._cached(storable)
-        self.cache_hits += len(found)
         missing = [u for u in wanted if u not in found]
-        if missing:
-            with ThreadPoolExecutor(max_workers=min(self.workers, len(missing))) as pool:
-                fresh = list(pool.map(self.fetch, missing))
+        fresh = list(self._workers().map(self.fetch, missing)) if missing else []
+        with self._lock:
+            self.cache_hits += len(found)
             self.fetched += len(fresh)
+        if fresh:
             with transaction(self.engine) as conn:
                 upsert(conn, photo_checks, [c.row() for c in fresh if "\x00" not in c.url])
             found.update({c.url: c for c in fresh})
