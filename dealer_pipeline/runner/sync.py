@@ -6,8 +6,8 @@ stock job over the wanted dealer partitions in ranges of `DEALERS_PER_RUN` (the 
 multi-run backfill would launch: Dagster's partition-range tags), each run fanning its dealers
 out over threads under the vendor clients' caps; then one run of `canonical/vehicles` with its
 checks; then publishing: the `published_dealer` partitions from the dealers file, the catalogue
-versions of new specs, and one `publish_dealer_job` run per dealer. Runs execute in this process
-against the instance in `DAGSTER_HOME`, so they show in the Dagster UI like any other run; a
+versions of new specs, and `publish_dealer_job` over the wanted dealers, in ranges too. Runs
+execute in this process against the instance in `DAGSTER_HOME`, so they show in the Dagster UI; a
 failed dealer does not stop the others, and each failed dealer is reported with the vendor's
 message. Dagster's DEBUG event log stays in the instance unless `verbose`.
 """
@@ -22,7 +22,7 @@ import dagster as dg
 from dealer_pipeline import progress
 from dealer_pipeline.definitions import defs as default_defs
 from dealer_pipeline.defs.common import DEALERS_PER_RUN, range_run_tags, wanted_ranges
-from dealer_pipeline.defs.keys import DEALER_TAG, VEHICLES
+from dealer_pipeline.defs.keys import VEHICLES
 from dealer_pipeline.defs.sources.autotrader import switched_off_assets
 
 PUBLISHED_DEALERS_JOB, CATALOGUE_JOB, PUBLISH_DEALER_JOB = "published_dealers_job", "catalogue_job", "publish_dealer_job"
