@@ -157,3 +157,27 @@ def test_only_loopback_base_urls_make_a_media_host_allowed() -> None:
     assert loopback_hosts(["http://127.0.0.1:8765/autotrader", "http://localhost:9000/webmotors",
                            "https://api.autotrader.co.uk", "http://10.0.0.5:8765/x"]) == frozenset(
         {"127.0.0.1:8765", "localhost:9000"})
+
+
+def test_the_environment_s_proxy_settings_still_apply_per_host(store: sa.Engine, photo_host: _PhotoHost,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """They are read once per host instead of on every request: a proxy in the environment is used
+    (here a closed port, so the photo is unreachable), and a host that `NO_PROXY` names goes direct."""
+    allowed = frozenset({f"127.0.0.1:{photo_host.port}"})
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    checker = PhotoChecker(store, allowed_hosts=allowed)
+    try:
+        proxied = checker.fetch(f"{photo_host.url}/ok.jpg")
+    finally:
+        checker.close()
+    assert not proxied.ok and proxied.reason == "unreachable: ProxyError" and photo_host.paths == []
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    checker = PhotoChecker(store, allowed_hosts=allowed)
+    try:
+        direct = [checker.fetch(f"{photo_host.url}/ok.jpg") for _ in range(2)]
+    finally:
+        checker.close()
+    assert all(v.ok and v.width == 800 for v in direct) and photo_host.paths == ["/ok.jpg", "/ok.jpg"]
