@@ -155,27 +155,37 @@ def _due(conn: sa.Connection, keys: list[str]) -> tuple[set[str], set[str]]:
     return new, recheck
 
 
-def specs_of(vehicles: Iterable[Mapping[str, Any]], vocabulary: Vocabulary = DEFAULT_VOCABULARY
+def specs_of(vehicles: Iterable[Mapping[str, Any]], vocabulary: Vocabulary = DEFAULT_VOCABULARY, *,
+             into: dict[str, tuple[str, dict[str, str]] | None] | None = None
              ) -> dict[str, tuple[str, dict[str, str]] | None]:
-    """vehicle_id -> (spec_key, params), or None for a vehicle without make and model."""
-    out: dict[str, tuple[str, dict[str, str]] | None] = {}
+    """vehicle_id -> (spec_key, params), or None for a vehicle without make and model (added to `into`
+    when given). Vehicles of one spec share one (key, params) pair: a dealer group's table maps to a
+    few thousand specs, so the map stays small after the vehicles themselves are dropped."""
+    out: dict[str, tuple[str, dict[str, str]] | None] = {} if into is None else into
+    shared: dict[str, tuple[str, dict[str, str]]] = {}
     for vehicle in vehicles:
         params = spec_params(vehicle, vocabulary)
-        out[vehicle["vehicle_id"]] = (spec_key(params), params) if params is not None else None
+        if params is None:
+            out[vehicle["vehicle_id"]] = None
+            continue
+        key = spec_key(params)
+        out[vehicle["vehicle_id"]] = shared.setdefault(key, (key, params))
     return out
 
 
-def resolve_specs(engine: sa.Engine, client: BestMatch, vehicles: Iterable[Mapping[str, Any]], *,
+def resolve_specs(engine: sa.Engine, client: BestMatch, vehicles: Iterable[Mapping[str, Any]] = (), *,
                   threshold: float = DEFAULT_THRESHOLD, vocabulary: Vocabulary = DEFAULT_VOCABULARY,
-                  now: datetime | None = None) -> ResolveReport:
+                  now: datetime | None = None,
+                  specs: Mapping[str, tuple[str, dict[str, str]] | None] | None = None) -> ResolveReport:
     """Make sure every vehicle's spec has an answer in `catalog_matches`; one call per spec never asked.
+    The vehicles may come as their `specs` (`specs_of`) instead.
 
     Records which spec each vehicle maps to (`vehicle_specs`). A vendor block or an exhausted
     wait budget stops the loop (the rest is asked next run); other transient failures skip
     that spec only.
     """
     report = ResolveReport()
-    specs = specs_of(vehicles, vocabulary)
+    specs = specs if specs is not None else specs_of(vehicles, vocabulary)
     report.vehicles = len(specs)
     report.without_spec = sum(1 for s in specs.values() if s is None)
     params_by_key = {key: params for key, params in (s for s in specs.values() if s is not None)}

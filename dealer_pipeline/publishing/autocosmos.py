@@ -484,12 +484,14 @@ def _dealers_with_listed_stock(engine: sa.Engine, dealer_ids: list[str]) -> set[
     return found
 
 
-def listed_vehicles(engine: sa.Engine, client: AutocosmosClient, dealers: list[tuple[str, str]], *,
-                    today: date | None = None) -> tuple[list[Mapping[str, Any]], list[str]]:
-    """Vehicles about to be published (publish or suspend intents) of dealers whose agency we may
-    publish for, and the dealers skipped (blocked). Access to an agency not confirmed yet is confirmed
-    first (one read of its publications), so no catalogue work is spent on a dealer Autocosmos refuses."""
-    found: list[Mapping[str, Any]] = []
+def listed_specs(engine: sa.Engine, client: AutocosmosClient, dealers: list[tuple[str, str]], *,
+                 vocabulary: Vocabulary = DEFAULT_VOCABULARY, today: date | None = None
+                 ) -> tuple[dict[str, tuple[str, dict[str, str]] | None], list[str]]:
+    """The specs (`specs_of`) of the vehicles about to be published (publish or suspend intents) of
+    dealers whose agency we may publish for, and the dealers skipped (blocked). Access to an agency
+    not confirmed yet is confirmed first (one read of its publications), so no catalogue work is spent
+    on a dealer Autocosmos refuses. One dealer's vehicles are held at a time, not the whole table's."""
+    found: dict[str, tuple[str, dict[str, str]] | None] = {}
     skipped: list[str] = []
     blocks = list_blocks(engine, vendor=VENDOR)
     blocked_everywhere = any(b.dealer_id is None and not b.request_only for b in blocks)
@@ -512,5 +514,5 @@ def listed_vehicles(engine: sa.Engine, client: AutocosmosClient, dealers: list[t
             except VendorBlocked:
                 skipped.append(dealer_id)
                 continue
-        found += wanted
+        specs_of(wanted, vocabulary, into=found)
     return found, skipped

@@ -242,6 +242,7 @@ def publish_dealers(
         return report
     record(_execute(defs, PUBLISHED_DEALERS_JOB, instance, "published dealers", verbose=verbose))
     record(_execute(defs, CATALOGUE_JOB, instance, "catalogue versions", verbose=verbose))
+    release_memory()
     partitions = instance.get_dynamic_partitions(PUBLISHED_DEALER)
     chosen = [d for d in partitions if d.split(":", 1)[0] in wanted_sources and (wanted is None or d in wanted)]
     progress.board.expect(len(chosen) * PUBLISHING_STEPS)

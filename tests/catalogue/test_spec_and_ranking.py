@@ -96,3 +96,19 @@ def test_ac_match_3_classify_best_match_answers() -> None:
     assert ranked["candidates"][0]["href"] == "/v3/versiones/2" and ranked["confidence"] >= Decimal("0.8")
     strict = classify(params, answer, threshold=0.999)
     assert strict["status"] == "unresolved" and strict["version_href"] is None and strict["candidates"]
+
+
+def test_vehicles_of_one_spec_share_one_entry_and_dealers_add_to_one_map() -> None:
+    """The catalogue step keeps only this map for a whole dealer group (one dealer's vehicles at a time):
+    vehicles of one spec share its (key, params) instead of holding a copy each."""
+    from dealer_pipeline.catalogue.resolve import specs_of
+
+    first = [{"vehicle_id": "at:1", "make": "BMW", "model": "3 Series", "model_year": 2021},
+             {"vehicle_id": "at:2", "make": "BMW", "model": "3 Series", "model_year": 2021},
+             {"vehicle_id": "at:3", "make": None, "model": "3 Series"}]
+    specs = specs_of(first)
+    assert specs["at:1"] is specs["at:2"] and specs["at:3"] is None
+    assert specs["at:1"][1] == {"make": "bmw", "model": "3 series", "year": "2021"}
+    same = specs_of([{"vehicle_id": "wm:9", "make": "BMW", "model": "3 Series", "model_year": 2021}], into=specs)
+    assert same is specs and set(specs) == {"at:1", "at:2", "at:3", "wm:9"}
+    assert specs["wm:9"][0] == specs["at:1"][0]

@@ -17,7 +17,7 @@ from dealer_pipeline.defs.keys import CATALOG_MATCHES, VEHICLES
 from dealer_pipeline.defs.resources import StoreResource
 from dealer_pipeline.defs.labels import labels
 from dealer_pipeline.http import AuthFailed
-from dealer_pipeline.publishing.autocosmos import TARGET, listed_vehicles
+from dealer_pipeline.publishing.autocosmos import TARGET, listed_specs
 from dealer_pipeline.publishing.core import dealers_publishing_to
 
 GROUP = "catalogue"
@@ -37,8 +37,9 @@ def catalog_matches(context: dg.AssetExecutionContext, autocosmos: AutocosmosRes
     options = autocosmos.options()
     with autocosmos.client(engine, context.run.run_id) as client:
         try:
-            vehicles, skipped = listed_vehicles(engine, client, dealers)
-            report = resolve_specs(engine, client, vehicles, threshold=options.threshold, vocabulary=options.vocabulary)
+            specs, skipped = listed_specs(engine, client, dealers, vocabulary=options.vocabulary)
+            report = resolve_specs(engine, client, specs=specs, threshold=options.threshold,
+                                   vocabulary=options.vocabulary)
         except AuthFailed as exc:
             raise signature_refused(exc) from None
     if skipped:
