@@ -56,7 +56,7 @@ def publishing_result(context: dg.AssetExecutionContext, report: Report, *stats:
 
 #: Dealers of a ranged publishing run worked on at once. A dealer's publishing is mostly waiting (each
 #: vendor call in turn, and Autocosmos's read-back delay after photos were sent), so a range overlaps
-#: those waits; the clients are shared, so their caps on calls in flight hold for the whole run.
+#: those waits; a client shared by the threads keeps its cap on calls in flight for the whole run.
 DEALERS_AT_ONCE = 8
 _SUMMED_DICTS = ("planned", "outcomes", "sent", "failed")
 
