@@ -124,7 +124,8 @@ def per_dealer_schedule(name: str, job: Any, cron_schedule: str,
 
 def dealers_result(context: dg.AssetExecutionContext, outcomes: Sequence[DealerOutcome],
                    metadata_of: Callable[[Any], Dict[str, Any]], calls: Mapping[str, Any],
-                   needs_a_person: Tuple[type, ...]) -> dg.MaterializeResult:
+                   needs_a_person: Tuple[type, ...], extra: Optional[Mapping[str, Any]] = None
+                   ) -> dg.MaterializeResult:
     """One step's result over its dealers.
 
     One dealer: its own metadata, and its failure raised as before. Several: totals, the dealers
@@ -132,7 +133,8 @@ def dealers_result(context: dg.AssetExecutionContext, outcomes: Sequence[DealerO
     succeeds so the next steps still serve every other dealer of the range (a dealer blocked at its
     baseline is refused again by the HTTP layer before any call). Only when no dealer succeeded does
     the step fail, naming them all. A dealer stopped by a block that was open before its work began
-    is skipped, not failed (`blocked_dealers`, or the block's id and action for a run of one dealer)."""
+    is skipped, not failed (`blocked_dealers`, or the block's id and action for a run of one dealer).
+    `extra` adds to (or overrides) a range's metadata."""
     if len(outcomes) == 1:
         outcome = outcomes[0]
         if outcome.error is not None:
@@ -160,6 +162,7 @@ def dealers_result(context: dg.AssetExecutionContext, outcomes: Sequence[DealerO
         "failed_dealers": dg.MetadataValue.json({o.dealer_id: _one_line(o.error) for o in failed}),
         "blocked_dealers": dg.MetadataValue.json({o.dealer_id: _block_summary(o.blocked) for o in blocked}),
         "needs_operator": any(isinstance(o.error, needs_a_person) for o in failed),
+        **(extra or {}),
     }
     if rows:
         metadata["problems"] = dg.MetadataValue.md("| dealer | outcome | detail |\n|---|---|---|\n" + "\n".join(rows))

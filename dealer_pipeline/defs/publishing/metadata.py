@@ -15,7 +15,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from dealer_pipeline import progress
-from dealer_pipeline.defs.common import call_metadata
+from dealer_pipeline.defs.common import call_metadata, dealers_result
 from dealer_pipeline.defs.partitions import partition_keys_of
 from dealer_pipeline.http import ClientStats
 from dealer_pipeline.publishing.engine import Report
@@ -80,52 +80,26 @@ def publish_each_dealer(context: dg.AssetExecutionContext, engine: sa.Engine, st
     return _range_result(context, outcomes, calls())
 
 
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, dg.MetadataValue) else value
+def _plain(metadata: Any) -> dict[str, Any]:
+    return {key: value.value if isinstance(value, dg.MetadataValue) else value for key, value in metadata.items()}
 
 
 def _range_result(context: dg.AssetExecutionContext, outcomes: Sequence[DealerOutcome],
                   calls: dict[str, Any]) -> dg.MaterializeResult:
-    totals: Counter = Counter()
+    """The stock ranges' result (`dealers_result`), with the engine's counts summed over the dealers and
+    the dealers whose run stopped on a vendor's trouble."""
     summed: dict[str, Counter] = {name: Counter() for name in _SUMMED_DICTS}
-    problems: dict[str, str] = {}
-    failed: dict[str, str] = {}
-    needs_operator = False
-    for outcome in outcomes:
-        if outcome.error is not None:
-            failed[outcome.dealer_id] = _first_line(outcome.error)
-            needs_operator |= bool(_plain((getattr(outcome.error, "metadata", None) or {}).get("needs_operator")))
-            continue
-        metadata = {key: _plain(value) for key, value in outcome.result.metadata.items()}
-        for key, value in metadata.items():
-            if key in summed and isinstance(value, dict):
-                summed[key].update({k: v for k, v in value.items() if isinstance(v, (int, float))})
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                totals[key] += value
-        why = metadata.get("blocked") or metadata.get("stopped")
-        if why:
-            problems[outcome.dealer_id] = str(why)
-    for dealer_id, why in failed.items():
-        context.log.error(f"{dealer_id}: {why}")
-    rows = [f"| {dealer} | FAILED | {why} |" for dealer, why in failed.items()]
-    rows += [f"| {dealer} | stopped | {why} |" for dealer, why in problems.items()]
-    metadata: dict[str, Any] = {
-        **{key: round(value, 2) if isinstance(value, float) else value for key, value in totals.items()},
+    stopped: dict[str, str] = {}
+    for outcome in (o for o in outcomes if o.result is not None):
+        metadata = _plain(outcome.result.metadata)
+        for name in _SUMMED_DICTS:
+            summed[name].update(metadata.get(name) or {})
+        if metadata.get("blocked") or metadata.get("stopped"):
+            stopped[outcome.dealer_id] = str(metadata.get("blocked") or metadata.get("stopped"))
+    refused_credentials = any(_plain(getattr(o.error, "metadata", None) or {}).get("needs_operator")
+                              for o in outcomes if o.error is not None)
+    return dealers_result(context, outcomes, lambda result: _plain(result.metadata), calls, (), extra={
         **{name: dg.MetadataValue.json(dict(values)) for name, values in summed.items()},
-        **calls,
-        "dealers": len(outcomes), "dealers_failed": len(failed), "dealers_stopped": len(problems),
-        "failed_dealers": dg.MetadataValue.json(failed),
-        "stopped_dealers": dg.MetadataValue.json(problems), "needs_operator": needs_operator,
-    }
-    if rows:
-        metadata["problems"] = dg.MetadataValue.md("| dealer | outcome | detail |\n|---|---|---|\n" + "\n".join(rows))
-    if failed and len(failed) == len(outcomes):
-        raise dg.Failure(description=f"all {len(failed)} dealers failed: "
-                         + "; ".join(f"{dealer}: {why}" for dealer, why in failed.items()),
-                         metadata=metadata, allow_retries=not needs_operator)
-    return dg.MaterializeResult(metadata=metadata)
-
-
-def _first_line(error: BaseException) -> str:
-    text = (getattr(error, "description", None) or str(error)).strip().splitlines()
-    return text[0][:1000] if text else type(error).__name__
+        "dealers_stopped": len(stopped), "stopped_dealers": dg.MetadataValue.json(stopped),
+        "needs_operator": refused_credentials,
+    })
